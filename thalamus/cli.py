@@ -1,0 +1,222 @@
+"""The ``thalamus`` command line.
+
+Heavy libraries (NumPy, Dask, pyarrow) are imported inside the commands, so
+``thalamus --help`` starts fast. Errors a user can fix print one line,
+``Error: ...``, and exit with code 2 (1 when a run failed); an interrupt
+exits 130 (Ctrl-C) or 143 (SIGTERM) after cleaning up.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+
+import click
+
+import thalamus
+
+EXIT_INTERRUPT = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+_QUIET_LOGGERS = ("distributed", "bokeh", "tornado")
+
+
+def _configure_logging(verbose: int) -> None:
+    level = max(logging.WARNING - 10 * verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        # distributed sets its loggers' levels from dask.config when imported.
+        import dask.config
+
+        dask.config.set({f"logging.{name}": "error" for name in _QUIET_LOGGERS})
+        for name in _QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _fail(exc) -> None:
+    click.echo(f"Error: {exc}", err=True)
+    sys.exit(getattr(exc, "exit_code", 2))
+
+
+def _seed_option(value):
+    """click callback: a seed must be a whole number >= 0."""
+    if value is None:
+        return None
+    try:
+        seed = int(value, 10)
+    except ValueError:
+        seed = None
+    if seed is None or seed < 0:
+        raise click.BadParameter(f"{value!r} is not a whole number >= 0, e.g. --seed 0")
+    return seed
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(thalamus.__version__, prog_name="thalamus")
+@click.option("-v", "--verbose", count=True, help="More log output (-v INFO, -vv DEBUG).")
+def main(verbose: int) -> None:
+    """thalamus: simulated Cell Painting screens, reproducible to the bit."""
+    _configure_logging(verbose)
+
+
+@main.group()
+def campaign() -> None:
+    """Plan and run campaigns described by a YAML spec."""
+
+
+@campaign.command("plan")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--seed", callback=lambda c, p, v: _seed_option(v), help="Override the spec's seed.")
+@click.option("--wells-per-task", type=click.IntRange(min=1), default=None,
+              help="Wells per Dask task (default: one plate).")
+def plan_command(spec, seed, wells_per_task) -> None:
+    """Validate SPEC and print its plan without simulating anything."""
+    from thalamus.errors import ThalamusError
+
+    try:
+        from thalamus.plan import describe
+
+        click.echo(describe(spec, seed=seed, wells_per_task=wells_per_task))
+    except ThalamusError as exc:
+        _fail(exc)
+
+
+@campaign.command("run")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--scheduler", default=None,
+              help="local | synchronous | threads | processes | tcp://host:port")
+@click.option("--scheduler-file", type=click.Path(dir_okay=False), default=None,
+              help="Connect to the scheduler described by this file.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local cluster (default: all cores).")
+@click.option("--wells-per-task", type=click.IntRange(min=1), default=None,
+              help="Wells per Dask task (default: one plate).")
+@click.option("--seed", callback=lambda c, p, v: _seed_option(v), help="Override the spec's seed.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output directory (default: runs/<name>-seed<seed>).")
+@click.option("--db-path", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the SQLite mirror.")
+@click.option("--overwrite", is_flag=True, help="Replace existing results.")
+@click.option("--resume", is_flag=True, help="Reuse parts an interrupted run staged.")
+@click.option("--dashboard-address", default=None,
+              help="Where the local cluster's dashboard listens (default 127.0.0.1:8787).")
+@click.option("--dask-config", type=click.Path(dir_okay=False), default=None,
+              help="A Dask YAML config to load (default: the project's dask_config.yaml).")
+@click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
+def run_command(spec, scheduler, scheduler_file, workers, wells_per_task, seed, out,
+                db_path, overwrite, resume, dashboard_address, dask_config,
+                no_progress) -> None:
+    """Simulate every well of SPEC and write Parquet, SQLite and a manifest."""
+    from pathlib import Path
+
+    from thalamus import config
+    from thalamus.errors import ThalamusError
+    from thalamus.runner import run_campaign
+
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    bar = None
+    started = time.perf_counter()
+    try:
+        config.load_dask_config(Path(dask_config) if dask_config else config.project_dask_config())
+        state = {}
+
+        def on_start(info):
+            _print_banner(info, scheduler_file)
+            if not no_progress:
+                state["bar"] = click.progressbar(
+                    length=info["wells"], label="wells", file=sys.stderr,
+                    show_pos=True, show_eta=True,
+                )
+                state["bar"].__enter__()
+                state["last"] = 0
+
+        def progress(done):
+            if "bar" in state:
+                state["bar"].update(done - state["last"])
+                state["last"] = done
+
+        result = run_campaign(
+            spec, out=out, db_path=db_path, seed=seed, scheduler=scheduler,
+            scheduler_file=scheduler_file, workers=workers,
+            wells_per_task=wells_per_task, overwrite=overwrite, resume=resume,
+            dashboard_address=dashboard_address, on_start=on_start, progress=progress,
+        )
+        bar = state.pop("bar", None)
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        _print_summary(result, time.perf_counter() - started)
+    except ThalamusError as exc:
+        _close_bar(locals().get("state", {}))
+        _fail(exc)
+    except KeyboardInterrupt:
+        _close_bar(locals().get("state", {}))
+        click.echo("Interrupted: no results were written under final names; "
+                   "rerun with --resume to reuse finished parts.", err=True)
+        sys.exit(EXIT_INTERRUPT)
+    except Terminated:
+        _close_bar(locals().get("state", {}))
+        click.echo("Terminated: no results were written under final names; "
+                   "rerun with --resume to reuse finished parts.", err=True)
+        sys.exit(EXIT_TERMINATED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _close_bar(state: dict) -> None:
+    bar = state.pop("bar", None)
+    if bar is not None:
+        bar.__exit__(None, None, None)
+        click.echo("", err=True)
+
+
+def _print_banner(info: dict, scheduler_file) -> None:
+    import os
+    import platform
+
+    from thalamus.runner import versions
+    from thalamus.scheduling import BLAS_VARIABLES
+
+    v = versions()
+    lines = [
+        f"thalamus {v['thalamus']} ({thalamus.__file__.rsplit('/', 2)[0]})",
+        f"  python {v['python']}  numpy {v['numpy']}  dask {v['dask']}  "
+        f"distributed {v['distributed']}  pyarrow {v['pyarrow']}",
+        f"  platform {platform.platform()}",
+        f"  campaign {info['campaign']}  design {info['design_id']}  seed {info['seed']}",
+        f"  wells {info['wells']}  plates {info['plates']}  tasks {info['tasks']}",
+        f"  scheduler {scheduler_file or info['scheduler']} ({info['executor']}, "
+        f"{info['workers']} workers)",
+        "  BLAS threads " + " ".join(
+            f"{name}={os.environ.get(name, 'unset')}" for name in BLAS_VARIABLES
+        ) + " (workers pinned to 1)",
+        f"  parquet {info['parquet']}",
+        f"  sqlite  {info['sqlite']}",
+    ]
+    if info.get("resumed_parts"):
+        lines.append(f"  resuming: {info['resumed_parts']} parts reused")
+    if info.get("dashboard_link"):
+        lines.append(f"  dashboard {info['dashboard_link']}")
+    click.echo("\n".join(lines))
+
+
+def _print_summary(result, wall: float) -> None:
+    click.echo(
+        f"done: {result.n_wells} wells on {result.n_plates} plates in {wall:.2f} s "
+        f"({result.n_wells / wall:,.0f} wells/s)\n"
+        f"  {result.parquet}\n  {result.sqlite}\n  {result.manifest}"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

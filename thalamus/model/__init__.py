@@ -1,0 +1,1 @@
+"""The Cell Thalamus model: parameters, cell fate (physics), then assays."""

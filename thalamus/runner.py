@@ -1,0 +1,294 @@
+"""Run a campaign: spec to design to Dask tasks to files on disk.
+
+:func:`run_campaign` is the Python API behind ``thalamus campaign run``. It
+refuses bad input before touching the disk, streams each finished task to a
+staging area, writes the results in well order under temporary names, and
+renames them into place only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+
+from thalamus import config, schema
+from thalamus.design import Design, build_design
+from thalamus.errors import ThalamusError
+from thalamus.spec import CampaignSpec, load_spec, spec_from_dict
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a finished run wrote, and how long it took."""
+
+    out_dir: Path
+    parquet: Path
+    sqlite: Path
+    manifest: Path
+    n_wells: int
+    n_plates: int
+    n_tasks: int
+    wall_s: float
+    scheduler: str
+    workers: int
+    dashboard_link: str | None
+
+    @property
+    def wells_per_s(self) -> float:
+        return self.n_wells / self.wall_s if self.wall_s > 0 else float("inf")
+
+
+def resolve_spec(spec_or_path, seed=None) -> CampaignSpec:
+    """A validated spec from a path, a dict or a spec."""
+    if isinstance(spec_or_path, CampaignSpec):
+        return spec_or_path if seed is None else spec_or_path.with_seed(seed)
+    if isinstance(spec_or_path, dict):
+        spec = spec_from_dict(spec_or_path)
+        return spec if seed is None else spec.with_seed(seed)
+    return load_spec(spec_or_path, seed=seed)
+
+
+def output_paths(spec: CampaignSpec, out=None, db_path=None) -> tuple[Path, Path, Path]:
+    """(output directory, Parquet path, SQLite path) for a run."""
+    template = config.get("out-dir", default="runs/{name}-seed{seed}")
+    out_dir = Path(out) if out else Path(template.format(name=spec.name, seed=spec.seed))
+    sqlite = Path(db_path) if db_path else out_dir / schema.SQLITE_NAME
+    return out_dir, out_dir / schema.PARQUET_NAME, sqlite
+
+
+def versions() -> dict:
+    """Versions of thalamus and the libraries a result depends on."""
+    from importlib import metadata
+
+    import thalamus
+
+    out = {"thalamus": thalamus.__version__, "python": platform.python_version()}
+    for name in ("numpy", "dask", "distributed", "pyarrow", "click", "PyYAML"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def run_campaign(spec_or_path, client=None, *, out=None, db_path=None, seed=None,
+                 scheduler=None, scheduler_file=None, workers=None,
+                 wells_per_task=None, overwrite=False, resume=False,
+                 dashboard_address=None, on_start=None, progress=None) -> RunResult:
+    """Simulate every well of a campaign and write Parquet, SQLite and manifest.
+
+    Parameters
+    ----------
+    spec_or_path : str, Path, dict or CampaignSpec
+        The campaign.
+    client : distributed.Client, optional
+        Run on this client's cluster (dask-jobqueue, dask-gateway, ...); it is
+        left open. Otherwise ``scheduler`` decides.
+    out : path, optional
+        Output directory; default ``runs/<name>-seed<seed>``.
+    db_path : path, optional
+        Where the SQLite mirror goes; default inside ``out``.
+    seed : int, optional
+        Overrides the spec's seed.
+    scheduler : str, optional
+        ``local``, ``synchronous``, ``threads``, ``processes`` or
+        ``tcp://host:port``; default from the ``thalamus.scheduler`` setting.
+    scheduler_file : path, optional
+        Connect to the scheduler described by this file.
+    workers : int, optional
+        Worker processes (or threads) for local schedulers; default all cores.
+    wells_per_task : int, optional
+        Wells simulated per Dask task; default one plate.
+    overwrite : bool
+        Replace existing results instead of refusing.
+    resume : bool
+        Reuse the parts an interrupted run staged in ``out``.
+    on_start : callable, optional
+        Called with a dict describing the run once the scheduler is up.
+    progress : callable, optional
+        Called with the number of wells finished after each task.
+
+    Returns
+    -------
+    RunResult
+    """
+    started = time.perf_counter()
+    spec = resolve_spec(spec_or_path, seed)
+    design = build_design(spec)
+    scheduler = scheduler or config.get("scheduler", default="local")
+    if wells_per_task is not None and wells_per_task < 1:
+        raise ThalamusError("--wells-per-task must be a whole number >= 1")
+    wells_per_task = wells_per_task or config.get("wells-per-task")
+    workers = workers or config.get("workers")
+    out_dir, parquet, sqlite = output_paths(spec, out, db_path)
+    _refuse_existing(out_dir, (parquet, sqlite), overwrite)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sqlite.parent.mkdir(parents=True, exist_ok=True)
+    from thalamus import writers
+
+    with writers.output_lock(out_dir):
+        _refuse_existing(out_dir, (parquet, sqlite), overwrite)
+        return _run_locked(
+            design, client, out_dir, parquet, sqlite, scheduler, scheduler_file,
+            workers, wells_per_task, resume, dashboard_address, on_start, progress,
+            started,
+        )
+
+
+def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
+    existing = [p for p in (*paths, out_dir / schema.MANIFEST_NAME) if p.exists()]
+    if existing and not overwrite:
+        raise ThalamusError(
+            f"{existing[0]} already exists; pass --overwrite to replace it or "
+            "choose another --out"
+        )
+
+
+def _run_locked(design: Design, client, out_dir, parquet, sqlite, scheduler,
+                scheduler_file, workers, wells_per_task, resume, dashboard_address,
+                on_start, progress, started) -> RunResult:
+    from thalamus import scheduling, writers
+    from thalamus.model.parameters import MODEL_VERSION
+
+    spec = design.spec
+    identity = {
+        "design_id": spec.design_id(),
+        "seed": str(spec.seed),
+        "model_version": MODEL_VERSION,
+    }
+    staging = writers.Staging(out_dir, identity, resume)
+    ranges = scheduling.task_ranges(design, wells_per_task)
+    done = [resume and staging.is_complete(a, b) for a, b in ranges]
+    todo = [r for r, ok in zip(ranges, done) if not ok]
+    if resume:
+        logger.info("resuming: %d of %d parts already staged", sum(done), len(ranges))
+
+    blas = int(config.get("blas-threads", default=1))
+    executor = scheduling.open_executor(
+        scheduler, workers, scheduler_file=scheduler_file,
+        dashboard_address=dashboard_address or config.get("dashboard-address"),
+        client=client, blas_threads=blas,
+    )
+    writer = None
+    try:
+        info = {
+            "campaign": spec.name, "design_id": spec.design_id(), "seed": spec.seed,
+            "wells": design.n_wells, "plates": len(design.plates), "tasks": len(ranges),
+            "scheduler": scheduler if client is None else "client",
+            "executor": executor.name, "workers": executor.workers,
+            "dashboard_link": executor.dashboard_link, "parquet": str(parquet),
+            "sqlite": str(sqlite), "out_dir": str(out_dir),
+            "resumed_parts": sum(done),
+        }
+        if on_start:
+            on_start(info)
+        writer = writers.ResultWriter(design, parquet, sqlite)
+        sim_started = time.perf_counter()
+        feeder = _OrderedFeeder(ranges, done, staging, writer, progress)
+        feeder.feed_ready()
+        graph = scheduling.build_graph(design, todo)
+        executor.run(graph, lambda i, result: feeder.arrived(todo[i], result))
+        feeder.finish()
+        sim_s = time.perf_counter() - sim_started
+        digests = writer.close()
+        write_s = time.perf_counter() - sim_started - sim_s
+        writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        executor.close()
+    staging.remove()
+    wall = time.perf_counter() - started
+    manifest = _manifest(design, info, digests, parquet, sqlite, wall, sim_s, write_s,
+                         wells_per_task)
+    writers.write_manifest(out_dir / schema.MANIFEST_NAME, manifest)
+    logger.info("campaign %s: %d wells in %.2f s", spec.name, design.n_wells, wall)
+    return RunResult(
+        out_dir=out_dir, parquet=parquet, sqlite=sqlite,
+        manifest=out_dir / schema.MANIFEST_NAME, n_wells=design.n_wells,
+        n_plates=len(design.plates), n_tasks=len(ranges), wall_s=wall,
+        scheduler=info["scheduler"], workers=executor.workers,
+        dashboard_link=executor.dashboard_link,
+    )
+
+
+class _OrderedFeeder:
+    """Stage parts as they arrive; hand them to the writer in well order."""
+
+    def __init__(self, ranges, done, staging, writer, progress):
+        self.ranges, self.ready = ranges, list(done)
+        self.position = {span: i for i, span in enumerate(ranges)}
+        self.staging, self.writer, self.progress = staging, writer, progress
+        self.next = 0
+        self.wells_done = sum(b - a for (a, b), ok in zip(ranges, done) if ok)
+
+    def arrived(self, span, computed) -> None:
+        start, stop = span
+        self.staging.write(start, stop, computed)
+        self.ready[self.position[span]] = True
+        self.wells_done += stop - start
+        if self.progress:
+            self.progress(self.wells_done)
+        self.feed_ready()
+
+    def feed_ready(self) -> None:
+        while self.next < len(self.ranges) and self.ready[self.next]:
+            start, stop = self.ranges[self.next]
+            self.writer.add(self.staging.read(start, stop))
+            self.next += 1
+
+    def finish(self) -> None:
+        self.feed_ready()
+        if self.next != len(self.ranges):
+            raise ThalamusError("internal: some tasks never reported a result")
+
+
+def _manifest(design, info, digests, parquet, sqlite, wall, sim_s, write_s,
+              wells_per_task) -> dict:
+    from thalamus.model.parameters import MODEL_VERSION
+
+    spec = design.spec
+    return {
+        "campaign": spec.name,
+        "design_id": spec.design_id(),
+        "spec_digest": spec.digest(),
+        "spec_source": spec.source,
+        "seed": spec.seed,
+        "model_version": MODEL_VERSION,
+        "rows": design.n_wells,
+        "plates": len(design.plates),
+        "sentinel_wells": design.n_sentinel_wells,
+        "tasks": info["tasks"],
+        "wells_per_task": wells_per_task or len(design.layout),
+        "resumed_parts": info["resumed_parts"],
+        "scheduler": info["scheduler"],
+        "executor": info["executor"],
+        "workers": info["workers"],
+        "dashboard_link": info["dashboard_link"],
+        "files": {
+            parquet.name: {"path": str(parquet), "sha256": digests["parquet"]},
+            sqlite.name: {"path": str(sqlite), "sha256": digests["sqlite"]},
+        },
+        "timings_s": {
+            "total": round(wall, 4),
+            "simulate": round(sim_s, 4),
+            "write": round(write_s, 4),
+        },
+        "versions": versions(),
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "python_executable": sys.executable,
+        "finished_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

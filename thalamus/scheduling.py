@@ -1,0 +1,232 @@
+"""Dask graph and schedulers: split wells into tasks and run them anywhere.
+
+The graph is built with ``dask.delayed``: one node holds the campaign design
+(it travels once), and each task simulates a contiguous range of wells. By
+default a task is one plate: each Dask task costs the scheduler about a
+millisecond, so one task per well spends more time scheduling than
+simulating.
+
+Executors hand each task's result to a callback as soon as it is ready, so the
+caller can stream it to disk and let it go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+from thalamus.design import Design
+from thalamus.errors import ThalamusError
+
+logger = logging.getLogger(__name__)
+
+LOCAL_SCHEDULERS = ("local", "synchronous", "threads", "processes")
+BLAS_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def task_ranges(design: Design, wells_per_task: int | None) -> list[tuple[int, int]]:
+    """Contiguous ``(start, stop)`` well ranges; default one plate per task."""
+    size = wells_per_task or len(design.layout)
+    return [(s, min(s + size, design.n_wells)) for s in range(0, design.n_wells, size)]
+
+
+def task_name(design: Design, start: int, stop: int) -> str:
+    """Readable task key: the plate it simulates and its first well index."""
+    plate = design.plates[start // len(design.layout)]
+    return f"simulate-{plate.plate_id()}-{start}-{stop}"
+
+
+def build_graph(design: Design, ranges: list[tuple[int, int]]) -> list:
+    """One delayed task per range, all sharing one design node."""
+    import dask
+
+    from thalamus.simulate import simulate_range
+
+    design_node = dask.delayed(design, name=f"design-{design.spec.design_id()}")
+    simulate = dask.delayed(simulate_range, pure=True)
+    tasks = [
+        simulate(design_node, start, stop, dask_key_name=task_name(design, start, stop))
+        for start, stop in ranges
+    ]
+    logger.debug("graph: %d tasks over %d wells", len(tasks), design.n_wells)
+    return tasks
+
+
+def blas_environment(threads: int) -> dict:
+    """Environment variables that pin BLAS/OpenMP to ``threads`` threads."""
+    return {name: str(threads) for name in BLAS_VARIABLES}
+
+
+def format_dashboard_link(template: str | None, host: str, port: int) -> str:
+    """Fill a dashboard link template; never fail on an unset variable.
+
+    Examples
+    --------
+    >>> format_dashboard_link("{NO_SUCH_VARIABLE_X}proxy/{port}/status", "h", 1)
+    'http://h:1/status'
+    >>> format_dashboard_link("http://{host}:{port}/status", "h", 2)
+    'http://h:2/status'
+    """
+    plain = f"http://{host}:{port}/status"
+    if not template:
+        return plain
+    try:
+        return template.format(**{**os.environ, "host": host, "port": port})
+    except (KeyError, IndexError, ValueError):
+        return plain
+
+
+class LocalExecutor:
+    """Dask's single-machine schedulers: synchronous, threads, processes."""
+
+    def __init__(self, name: str, workers: int):
+        self.name, self.workers = name, workers
+        self.dashboard_link = None
+        self.address = None
+        self._pool = None
+        if name == "threads":
+            self._pool = ThreadPoolExecutor(workers)
+        elif name == "processes":
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(workers, mp_context=context)
+
+    def run(self, tasks: list, on_result) -> None:
+        import dask
+
+        window = 1 if self.name == "synchronous" else 4 * self.workers
+        for first in range(0, len(tasks), window):
+            chunk = tasks[first : first + window]
+            kwargs = {"scheduler": self.name}
+            if self._pool is not None:
+                kwargs["pool"] = self._pool
+            for offset, result in enumerate(dask.compute(*chunk, **kwargs)):
+                on_result(first + offset, result)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DistributedExecutor:
+    """A dask.distributed client: a LocalCluster, or an existing scheduler."""
+
+    def __init__(self, client, cluster=None, owns_client: bool = False):
+        self.client, self.cluster = client, cluster
+        self.owns_client = owns_client or cluster is not None
+        self.name = "distributed"
+        info = client.scheduler_info()
+        self.workers = len(info.get("workers", {}))
+        self.address = client.scheduler.address
+        port = info.get("services", {}).get("dashboard")
+        host = _host_of(self.address)
+        if port is None:
+            self.dashboard_link = None
+        else:
+            import dask.config
+
+            template = dask.config.get("distributed.dashboard.link", default=None)
+            self.dashboard_link = format_dashboard_link(template, host, port)
+
+    def run(self, tasks: list, on_result) -> None:
+        from distributed import as_completed
+
+        futures = self.client.compute(tasks)
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future in as_completed(futures):
+            result = future.result()
+            on_result(index[future.key], result)
+            future.release()
+
+    def close(self) -> None:
+        """Close what this executor opened; a caller's client stays open."""
+        with contextlib.suppress(Exception):
+            if self.owns_client:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def _host_of(address: str) -> str:
+    host = address.split("://")[-1].rsplit(":", 1)[0]
+    return host.strip("[]")
+
+
+def open_executor(scheduler: str, workers: int | None, scheduler_file=None,
+                  dashboard_address=None, client=None, blas_threads: int = 1):
+    """Start or connect to the scheduler the user asked for.
+
+    Parameters
+    ----------
+    scheduler : str
+        ``local`` (a distributed LocalCluster of worker processes),
+        ``synchronous``, ``threads``, ``processes``, or ``tcp://host:port``.
+    workers : int or None
+        Worker processes (local cluster) or pool size; None means all cores.
+    scheduler_file : path, optional
+        A scheduler file written by ``dask scheduler --scheduler-file``.
+    dashboard_address : str, optional
+        Where the local cluster's dashboard listens.
+    client : distributed.Client, optional
+        Use this client as it is (its cluster belongs to the caller).
+    """
+    if client is not None:
+        return DistributedExecutor(client)
+    workers = workers or os.cpu_count() or 1
+    if scheduler_file is not None or scheduler.startswith(("tcp://", "tls://")):
+        return _connect(scheduler, scheduler_file)
+    if scheduler == "local":
+        return _local_cluster(workers, dashboard_address, blas_threads)
+    if scheduler in LOCAL_SCHEDULERS:
+        return LocalExecutor(scheduler, workers)
+    raise ThalamusError(
+        f"--scheduler {scheduler!r} is not known; use one of "
+        f"{', '.join(LOCAL_SCHEDULERS)} or tcp://host:port"
+    )
+
+
+def _connect(address: str, scheduler_file) -> DistributedExecutor:
+    import dask.config
+    from distributed import Client
+
+    from thalamus import config
+
+    timeout = float(config.get("connect-timeout", default=10))
+    target = f"scheduler file {scheduler_file}" if scheduler_file else address
+    started = time.monotonic()
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
+            if scheduler_file is not None:
+                client = Client(scheduler_file=str(scheduler_file), timeout=timeout)
+            else:
+                client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        waited = time.monotonic() - started
+        raise ThalamusError(
+            f"cannot reach the Dask scheduler at {target} after {waited:.0f} s "
+            f"({exc.__class__.__name__}); check that it is running and the address"
+        ) from None
+    return DistributedExecutor(client, owns_client=True)
+
+
+def _local_cluster(workers: int, dashboard_address, blas_threads: int):
+    import dask.config
+    from distributed import Client, LocalCluster
+
+    environ = blas_environment(blas_threads)
+    settings = {"distributed.nanny.pre-spawn-environ": environ}
+    with dask.config.set(settings):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=dashboard_address or "127.0.0.1:8787",
+            silence_logs=logging.ERROR,
+        )
+    client = Client(cluster)
+    return DistributedExecutor(client, cluster)
