@@ -64,7 +64,9 @@ def _seed_option(value):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(thalamus.__version__, prog_name="thalamus")
-@click.option("-v", "--verbose", count=True, help="More log output (-v INFO, -vv DEBUG).")
+@click.option(
+    "-v", "--verbose", count=True, help="More log output (-v INFO, -vv DEBUG)."
+)
 def main(verbose: int) -> None:
     """thalamus: simulated Cell Painting screens, reproducible to the bit."""
     _configure_logging(verbose)
@@ -77,9 +79,15 @@ def campaign() -> None:
 
 @campaign.command("plan")
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--seed", callback=lambda c, p, v: _seed_option(v), help="Override the spec's seed.")
-@click.option("--wells-per-task", type=click.IntRange(min=1), default=None,
-              help="Wells per Dask task (default: one plate).")
+@click.option(
+    "--seed", callback=lambda c, p, v: _seed_option(v), help="Override the spec's seed."
+)
+@click.option(
+    "--wells-per-task",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Wells per Dask task (default: one plate).",
+)
 def plan_command(spec, seed, wells_per_task) -> None:
     """Validate SPEC and print its plan without simulating anything."""
     from thalamus.errors import ThalamusError
@@ -94,29 +102,73 @@ def plan_command(spec, seed, wells_per_task) -> None:
 
 @campaign.command("run")
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--scheduler", default=None,
-              help="local | synchronous | threads | processes | tcp://host:port")
-@click.option("--scheduler-file", type=click.Path(dir_okay=False), default=None,
-              help="Connect to the scheduler described by this file.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes of the local cluster (default: all cores).")
-@click.option("--wells-per-task", type=click.IntRange(min=1), default=None,
-              help="Wells per Dask task (default: one plate).")
-@click.option("--seed", callback=lambda c, p, v: _seed_option(v), help="Override the spec's seed.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Output directory (default: runs/<name>-seed<seed>).")
-@click.option("--db-path", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the SQLite mirror.")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="local | synchronous | threads | processes | tcp://host:port",
+)
+@click.option(
+    "--scheduler-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Connect to the scheduler described by this file.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes of the local cluster (default: all cores).",
+)
+@click.option(
+    "--wells-per-task",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Wells per Dask task (default: one plate).",
+)
+@click.option(
+    "--seed", callback=lambda c, p, v: _seed_option(v), help="Override the spec's seed."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output directory (default: runs/<name>-seed<seed>).",
+)
+@click.option(
+    "--db-path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the SQLite mirror.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing results.")
 @click.option("--resume", is_flag=True, help="Reuse parts an interrupted run staged.")
-@click.option("--dashboard-address", default=None,
-              help="Where the local cluster's dashboard listens (default 127.0.0.1:8787).")
-@click.option("--dask-config", type=click.Path(dir_okay=False), default=None,
-              help="A Dask YAML config to load (default: the project's dask_config.yaml).")
+@click.option(
+    "--dashboard-address",
+    default=None,
+    help="Where the local cluster's dashboard listens (default 127.0.0.1:8787).",
+)
+@click.option(
+    "--dask-config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A Dask YAML config to load (default: the project's dask_config.yaml).",
+)
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
-def run_command(spec, scheduler, scheduler_file, workers, wells_per_task, seed, out,
-                db_path, overwrite, resume, dashboard_address, dask_config,
-                no_progress) -> None:
+def run_command(
+    spec,
+    scheduler,
+    scheduler_file,
+    workers,
+    wells_per_task,
+    seed,
+    out,
+    db_path,
+    overwrite,
+    resume,
+    dashboard_address,
+    dask_config,
+    no_progress,
+) -> None:
     """Simulate every well of SPEC and write Parquet, SQLite and a manifest."""
     from pathlib import Path
 
@@ -128,15 +180,20 @@ def run_command(spec, scheduler, scheduler_file, workers, wells_per_task, seed, 
     bar = None
     started = time.perf_counter()
     try:
-        config.load_dask_config(Path(dask_config) if dask_config else config.project_dask_config())
+        config.load_dask_config(
+            Path(dask_config) if dask_config else config.project_dask_config()
+        )
         state = {}
 
         def on_start(info):
             _print_banner(info, scheduler_file)
             if not no_progress:
                 state["bar"] = click.progressbar(
-                    length=info["wells"], label="wells", file=sys.stderr,
-                    show_pos=True, show_eta=True,
+                    length=info["wells"],
+                    label="wells",
+                    file=sys.stderr,
+                    show_pos=True,
+                    show_eta=True,
                 )
                 state["bar"].__enter__()
                 state["last"] = 0
@@ -147,10 +204,19 @@ def run_command(spec, scheduler, scheduler_file, workers, wells_per_task, seed, 
                 state["last"] = done
 
         result = run_campaign(
-            spec, out=out, db_path=db_path, seed=seed, scheduler=scheduler,
-            scheduler_file=scheduler_file, workers=workers,
-            wells_per_task=wells_per_task, overwrite=overwrite, resume=resume,
-            dashboard_address=dashboard_address, on_start=on_start, progress=progress,
+            spec,
+            out=out,
+            db_path=db_path,
+            seed=seed,
+            scheduler=scheduler,
+            scheduler_file=scheduler_file,
+            workers=workers,
+            wells_per_task=wells_per_task,
+            overwrite=overwrite,
+            resume=resume,
+            dashboard_address=dashboard_address,
+            on_start=on_start,
+            progress=progress,
         )
         bar = state.pop("bar", None)
         if bar is not None:
@@ -161,13 +227,19 @@ def run_command(spec, scheduler, scheduler_file, workers, wells_per_task, seed, 
         _fail(exc)
     except KeyboardInterrupt:
         _close_bar(locals().get("state", {}))
-        click.echo("Interrupted: no results were written under final names; "
-                   "rerun with --resume to reuse finished parts.", err=True)
+        click.echo(
+            "Interrupted: no results were written under final names; "
+            "rerun with --resume to reuse finished parts.",
+            err=True,
+        )
         sys.exit(EXIT_INTERRUPT)
     except Terminated:
         _close_bar(locals().get("state", {}))
-        click.echo("Terminated: no results were written under final names; "
-                   "rerun with --resume to reuse finished parts.", err=True)
+        click.echo(
+            "Terminated: no results were written under final names; "
+            "rerun with --resume to reuse finished parts.",
+            err=True,
+        )
         sys.exit(EXIT_TERMINATED)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -193,13 +265,14 @@ def _print_banner(info: dict, scheduler_file) -> None:
         f"  python {v['python']}  numpy {v['numpy']}  dask {v['dask']}  "
         f"distributed {v['distributed']}  pyarrow {v['pyarrow']}",
         f"  platform {platform.platform()}",
-        f"  campaign {info['campaign']}  design {info['design_id']}  seed {info['seed']}",
+        f"  campaign {info['campaign']}  design {info['design_id']}"
+        f"  seed {info['seed']}",
         f"  wells {info['wells']}  plates {info['plates']}  tasks {info['tasks']}",
         f"  scheduler {scheduler_file or info['scheduler']} ({info['executor']}, "
         f"{info['workers']} workers)",
-        "  BLAS threads " + " ".join(
-            f"{name}={os.environ.get(name, 'unset')}" for name in BLAS_VARIABLES
-        ) + " (workers pinned to 1)",
+        "  BLAS threads "
+        + " ".join(f"{name}={os.environ.get(name, 'unset')}" for name in BLAS_VARIABLES)
+        + " (workers pinned to 1)",
         f"  parquet {info['parquet']}",
         f"  sqlite  {info['sqlite']}",
     ]
@@ -216,6 +289,12 @@ def _print_summary(result, wall: float) -> None:
         f"({result.n_wells / wall:,.0f} wells/s)\n"
         f"  {result.parquet}\n  {result.sqlite}\n  {result.manifest}"
     )
+
+
+# --- commands: guarantees (compare, self-test, validate, doctor) ---
+
+
+# --- commands: results (report, export) ---
 
 
 if __name__ == "__main__":  # pragma: no cover

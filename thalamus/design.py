@@ -96,8 +96,15 @@ def _layout(spec: CampaignSpec) -> Layout:
     entries = {}  # (row, col) -> (compound index, dose, level, sentinel)
     for sentinel in spec.sentinels:
         for position in sentinel.wells:
-            entries[position] = (index[sentinel.compound], sentinel.dose_uM, np.nan, True)
-    free = (p for p in itertools.product(range(n_rows), range(n_cols)) if p not in entries)
+            entries[position] = (
+                index[sentinel.compound],
+                sentinel.dose_uM,
+                np.nan,
+                True,
+            )
+    free = (
+        p for p in itertools.product(range(n_rows), range(n_cols)) if p not in entries
+    )
     for compound, doses in zip(spec.compounds, spec.doses):
         for dose, level in doses:
             level = np.nan if level is None else level
@@ -126,7 +133,9 @@ def _plates(spec: CampaignSpec) -> tuple:
         for timepoint in spec.timepoints_h
         for cell_line in spec.cell_lines
     ]
-    plates.sort(key=lambda p: (p.day, p.operator, p.replicate, p.timepoint_h, p.cell_line))
+    plates.sort(
+        key=lambda p: (p.day, p.operator, p.replicate, p.timepoint_h, p.cell_line)
+    )
     return tuple(plates)
 
 

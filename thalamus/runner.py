@@ -59,7 +59,9 @@ def resolve_spec(spec_or_path, seed=None) -> CampaignSpec:
 def output_paths(spec: CampaignSpec, out=None, db_path=None) -> tuple[Path, Path, Path]:
     """(output directory, Parquet path, SQLite path) for a run."""
     template = config.get("out-dir", default="runs/{name}-seed{seed}")
-    out_dir = Path(out) if out else Path(template.format(name=spec.name, seed=spec.seed))
+    out_dir = (
+        Path(out) if out else Path(template.format(name=spec.name, seed=spec.seed))
+    )
     sqlite = Path(db_path) if db_path else out_dir / schema.SQLITE_NAME
     return out_dir, out_dir / schema.PARQUET_NAME, sqlite
 
@@ -79,10 +81,23 @@ def versions() -> dict:
     return out
 
 
-def run_campaign(spec_or_path, client=None, *, out=None, db_path=None, seed=None,
-                 scheduler=None, scheduler_file=None, workers=None,
-                 wells_per_task=None, overwrite=False, resume=False,
-                 dashboard_address=None, on_start=None, progress=None) -> RunResult:
+def run_campaign(
+    spec_or_path,
+    client=None,
+    *,
+    out=None,
+    db_path=None,
+    seed=None,
+    scheduler=None,
+    scheduler_file=None,
+    workers=None,
+    wells_per_task=None,
+    overwrite=False,
+    resume=False,
+    dashboard_address=None,
+    on_start=None,
+    progress=None,
+) -> RunResult:
     """Simulate every well of a campaign and write Parquet, SQLite and manifest.
 
     Parameters
@@ -138,8 +153,19 @@ def run_campaign(spec_or_path, client=None, *, out=None, db_path=None, seed=None
     with writers.output_lock(out_dir):
         _refuse_existing(out_dir, (parquet, sqlite), overwrite)
         return _run_locked(
-            design, client, out_dir, parquet, sqlite, scheduler, scheduler_file,
-            workers, wells_per_task, resume, dashboard_address, on_start, progress,
+            design,
+            client,
+            out_dir,
+            parquet,
+            sqlite,
+            scheduler,
+            scheduler_file,
+            workers,
+            wells_per_task,
+            resume,
+            dashboard_address,
+            on_start,
+            progress,
             started,
         )
 
@@ -153,9 +179,22 @@ def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
         )
 
 
-def _run_locked(design: Design, client, out_dir, parquet, sqlite, scheduler,
-                scheduler_file, workers, wells_per_task, resume, dashboard_address,
-                on_start, progress, started) -> RunResult:
+def _run_locked(
+    design: Design,
+    client,
+    out_dir,
+    parquet,
+    sqlite,
+    scheduler,
+    scheduler_file,
+    workers,
+    wells_per_task,
+    resume,
+    dashboard_address,
+    on_start,
+    progress,
+    started,
+) -> RunResult:
     from thalamus import scheduling, writers
     from thalamus.model.parameters import MODEL_VERSION
 
@@ -174,19 +213,29 @@ def _run_locked(design: Design, client, out_dir, parquet, sqlite, scheduler,
 
     blas = int(config.get("blas-threads", default=1))
     executor = scheduling.open_executor(
-        scheduler, workers, scheduler_file=scheduler_file,
+        scheduler,
+        workers,
+        scheduler_file=scheduler_file,
         dashboard_address=dashboard_address or config.get("dashboard-address"),
-        client=client, blas_threads=blas,
+        client=client,
+        blas_threads=blas,
     )
     writer = None
     try:
         info = {
-            "campaign": spec.name, "design_id": spec.design_id(), "seed": spec.seed,
-            "wells": design.n_wells, "plates": len(design.plates), "tasks": len(ranges),
+            "campaign": spec.name,
+            "design_id": spec.design_id(),
+            "seed": spec.seed,
+            "wells": design.n_wells,
+            "plates": len(design.plates),
+            "tasks": len(ranges),
             "scheduler": scheduler if client is None else "client",
-            "executor": executor.name, "workers": executor.workers,
-            "dashboard_link": executor.dashboard_link, "parquet": str(parquet),
-            "sqlite": str(sqlite), "out_dir": str(out_dir),
+            "executor": executor.name,
+            "workers": executor.workers,
+            "dashboard_link": executor.dashboard_link,
+            "parquet": str(parquet),
+            "sqlite": str(sqlite),
+            "out_dir": str(out_dir),
             "resumed_parts": sum(done),
         }
         if on_start:
@@ -210,15 +259,22 @@ def _run_locked(design: Design, client, out_dir, parquet, sqlite, scheduler,
         executor.close()
     staging.remove()
     wall = time.perf_counter() - started
-    manifest = _manifest(design, info, digests, parquet, sqlite, wall, sim_s, write_s,
-                         wells_per_task)
+    manifest = _manifest(
+        design, info, digests, parquet, sqlite, wall, sim_s, write_s, wells_per_task
+    )
     writers.write_manifest(out_dir / schema.MANIFEST_NAME, manifest)
     logger.info("campaign %s: %d wells in %.2f s", spec.name, design.n_wells, wall)
     return RunResult(
-        out_dir=out_dir, parquet=parquet, sqlite=sqlite,
-        manifest=out_dir / schema.MANIFEST_NAME, n_wells=design.n_wells,
-        n_plates=len(design.plates), n_tasks=len(ranges), wall_s=wall,
-        scheduler=info["scheduler"], workers=executor.workers,
+        out_dir=out_dir,
+        parquet=parquet,
+        sqlite=sqlite,
+        manifest=out_dir / schema.MANIFEST_NAME,
+        n_wells=design.n_wells,
+        n_plates=len(design.plates),
+        n_tasks=len(ranges),
+        wall_s=wall,
+        scheduler=info["scheduler"],
+        workers=executor.workers,
         dashboard_link=executor.dashboard_link,
     )
 
@@ -254,8 +310,9 @@ class _OrderedFeeder:
             raise ThalamusError("internal: some tasks never reported a result")
 
 
-def _manifest(design, info, digests, parquet, sqlite, wall, sim_s, write_s,
-              wells_per_task) -> dict:
+def _manifest(
+    design, info, digests, parquet, sqlite, wall, sim_s, write_s, wells_per_task
+) -> dict:
     from thalamus.model.parameters import MODEL_VERSION
 
     spec = design.spec

@@ -156,8 +156,14 @@ def _host_of(address: str) -> str:
     return host.strip("[]")
 
 
-def open_executor(scheduler: str, workers: int | None, scheduler_file=None,
-                  dashboard_address=None, client=None, blas_threads: int = 1):
+def open_executor(
+    scheduler: str,
+    workers: int | None,
+    scheduler_file=None,
+    dashboard_address=None,
+    client=None,
+    blas_threads: int = 1,
+):
     """Start or connect to the scheduler the user asked for.
 
     Parameters

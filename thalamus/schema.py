@@ -66,7 +66,8 @@ def _dictionary(indices, values):
     import pyarrow as pa
 
     return pa.DictionaryArray.from_arrays(
-        pa.array(np.asarray(indices, dtype=np.int32)), pa.array(list(values), pa.string())
+        pa.array(np.asarray(indices, dtype=np.int32)),
+        pa.array(list(values), pa.string()),
     )
 
 
@@ -113,4 +114,6 @@ def arrow_table(design: Design, start: int, computed: dict):
     for name, _ in COMPUTED_COLUMNS:
         if name not in columns:
             columns[name] = pa.array(computed[name])
-    return pa.Table.from_arrays([columns[n] for n in COLUMN_NAMES], schema=arrow_schema())
+    return pa.Table.from_arrays(
+        [columns[n] for n in COLUMN_NAMES], schema=arrow_schema()
+    )

@@ -72,7 +72,9 @@ def name_word(text: str) -> int:
     >>> name_word("A549") == name_word("A549")
     True
     """
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=4).digest(), "little"
+    )
 
 
 def seed_words(seed: int) -> list[int]:

@@ -74,8 +74,9 @@ def _batch_draws(seed: int, plate, plate_format: int) -> np.ndarray:
         (seeding.DAY, plate.day),
         (seeding.OPERATOR, seeding.name_word(plate.operator)),
     )
-    return np.array([seeding.normals(seeding.reference_stream_words(seed, k))[0]
-                     for k in keys])
+    return np.array(
+        [seeding.normals(seeding.reference_stream_words(seed, k))[0] for k in keys]
+    )
 
 
 class _Block:
@@ -99,23 +100,45 @@ class _Block:
         self.time_h = plate_time[self.plate_index]
 
 
-def _simulate(design: Design, block: _Block, draws: Draws, batch_z: np.ndarray,
-              failure_u: np.ndarray) -> dict:
+def _simulate(
+    design: Design,
+    block: _Block,
+    draws: Draws,
+    batch_z: np.ndarray,
+    failure_u: np.ndarray,
+) -> dict:
     params = design.spec.model
     nominal = (
-        params.cells_per_well_96 if design.spec.plate_format == 96
+        params.cells_per_well_96
+        if design.spec.plate_format == 96
         else params.cells_per_well_384
     )
     cells = np.full(len(block.dose), nominal)
     fate = physics.cell_fate(
-        block.compound, block.line, block.dose, block.time_h, cells,
-        draws.z_ic50, draws.z_seeding, params,
+        block.compound,
+        block.line,
+        block.dose,
+        block.time_h,
+        cells,
+        draws.z_ic50,
+        draws.z_seeding,
+        params,
     )
-    plate_factor = assays.batch_factor(batch_z[:, 0], batch_z[:, 1], batch_z[:, 2], params)
+    plate_factor = assays.batch_factor(
+        batch_z[:, 0], batch_z[:, 1], batch_z[:, 2], params
+    )
     kinds = assays.failure_modes(draws.u_fail, draws.u_type, params)
     readout = assays.measure(
-        fate, block.line, block.is_edge, plate_factor, draws.z_channels,
-        draws.z_ldh, draws.z_well, kinds, failure_u, params,
+        fate,
+        block.line,
+        block.is_edge,
+        plate_factor,
+        draws.z_channels,
+        draws.z_ldh,
+        draws.z_well,
+        kinds,
+        failure_u,
+        params,
     )
     columns = {
         "cell_count": fate.cell_count,
@@ -130,12 +153,17 @@ def _simulate(design: Design, block: _Block, draws: Draws, batch_z: np.ndarray,
         columns[f"morph_{channel}"] = readout.morphology[:, i]
     columns["ldh_signal"] = readout.ldh
     columns["failure_mode"] = readout.failure_mode
-    return {name: np.ascontiguousarray(columns[name], dtype=dt)
-            for name, dt in COMPUTED_COLUMNS}
+    return {
+        name: np.ascontiguousarray(columns[name], dtype=dt)
+        for name, dt in COMPUTED_COLUMNS
+    }
 
 
 _PER_WELL_STREAMS = (
-    seeding.PHYSICS, seeding.MORPHOLOGY_NOISE, seeding.SIGNAL_NOISE, seeding.FAILURE
+    seeding.PHYSICS,
+    seeding.MORPHOLOGY_NOISE,
+    seeding.SIGNAL_NOISE,
+    seeding.FAILURE,
 )
 
 
@@ -157,7 +185,9 @@ def _simulate_range(design: Design, start: int, stop: int) -> dict:
     block = _Block(design, start, stop)
     seed, fmt = design.spec.seed, design.spec.plate_format
     n = stop - start
-    words = {s: np.empty((n, seeding.WORDS_PER_STREAM), np.uint32) for s in _PER_WELL_STREAMS}
+    words = {
+        s: np.empty((n, seeding.WORDS_PER_STREAM), np.uint32) for s in _PER_WELL_STREAMS
+    }
     batch_z = np.empty((n, 3))
     plate_ids, first = np.unique(block.plate_index, return_index=True)
     bounds = list(first) + [n]
@@ -226,7 +256,8 @@ def _locate_failure(design: Design, start: int, stop: int, exc: Exception):
             well = well_name(design.layout.rows[position], design.layout.cols[position])
             plate_id = design.plates[plate].plate_id()
             return SimulationError(
-                f"well {plate_id} {well} failed: {well_exc.__class__.__name__}: {well_exc}"
+                f"well {plate_id} {well} failed: "
+                f"{well_exc.__class__.__name__}: {well_exc}"
             )
     return SimulationError(
         f"wells {start}..{stop - 1} failed together: {exc.__class__.__name__}: {exc}"

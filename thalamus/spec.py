@@ -134,7 +134,9 @@ def load_spec(path, seed=None) -> CampaignSpec:
     try:
         text = Path(path).read_text()
     except FileNotFoundError:
-        raise SpecError(f"{source}: no such file; give the path of a campaign YAML")
+        raise SpecError(
+            f"{source}: no such file; give the path of a campaign YAML"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{source}: cannot read ({exc.__class__.__name__})") from None
     try:
@@ -220,7 +222,9 @@ def _check_seed(value, source: str, key: str) -> int:
 
 def _check_format(value, source: str) -> int:
     if value not in PLATE_FORMATS or isinstance(value, bool):
-        _fail(source, "plate_format", f"{value!r} is not a plate format", "use 96 or 384")
+        _fail(
+            source, "plate_format", f"{value!r} is not a plate format", "use 96 or 384"
+        )
     return int(value)
 
 
@@ -229,7 +233,9 @@ def _name(data: dict, source: str) -> str:
     if not isinstance(value, str) or not value.strip():
         _fail(source, "name", f"{value!r} is not a name", "give a non-empty string")
     if any(ch in value for ch in "/\\\0"):
-        _fail(source, "name", f"{value!r} contains a path separator", "use a plain name")
+        _fail(
+            source, "name", f"{value!r} contains a path separator", "use a plain name"
+        )
     return value
 
 
@@ -295,7 +301,9 @@ def _numbers(
     for i, value in enumerate(values):
         number = _check_dose(value, f"{label}[{i}]", source)
         if positive and number <= 0:
-            _fail(source, f"{label}[{i}]", f"{value!r} is not positive", "use a value > 0")
+            _fail(
+                source, f"{label}[{i}]", f"{value!r} is not positive", "use a value > 0"
+            )
         out.append(number)
     _unique(out, label, source)
     return tuple(out)
@@ -305,9 +313,19 @@ def _integers(data: dict, key: str, source: str) -> tuple:
     values = _list(data, key, source)
     for i, value in enumerate(values):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            _fail(source, f"{key}[{i}]", f"{value!r} is not a whole number >= 1", "use 1, 2, ...")
+            _fail(
+                source,
+                f"{key}[{i}]",
+                f"{value!r} is not a whole number >= 1",
+                "use 1, 2, ...",
+            )
         if value >= 2**32:
-            _fail(source, f"{key}[{i}]", f"{value} is too large", "use a number below 2**32")
+            _fail(
+                source,
+                f"{key}[{i}]",
+                f"{value} is too large",
+                "use a number below 2**32",
+            )
     _unique(values, key, source)
     return tuple(values)
 
@@ -315,7 +333,12 @@ def _integers(data: dict, key: str, source: str) -> tuple:
 def _count(data: dict, key: str, source: str) -> int:
     value = data[key]
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        _fail(source, key, f"{value!r} is not a whole number >= 1", "use a count such as 3")
+        _fail(
+            source,
+            key,
+            f"{value!r} is not a whole number >= 1",
+            "use a count such as 3",
+        )
     if value >= 2**32:
         _fail(source, key, f"{value} is too large", "use a number below 2**32")
     return value
@@ -328,7 +351,8 @@ def _doses(data: dict, compounds: tuple, source: str) -> tuple:
             source,
             "dose_levels",
             "give exactly one of dose_levels and doses_uM",
-            "dose_levels: multiples of each compound's EC50, doses_uM: {compound: [µM]}",
+            "dose_levels: multiples of each compound's EC50, "
+            "doses_uM: {compound: [µM]}",
         )
     if has_levels:
         levels = _numbers(data, "dose_levels", source)
@@ -340,7 +364,12 @@ def _doses(data: dict, compounds: tuple, source: str) -> tuple:
         _fail(source, "doses_uM", "is not a mapping", "write doses_uM: {tBHQ: [0, 10]}")
     for name in table:
         if name not in compounds:
-            _fail(source, f"doses_uM.{name}", "is not in compounds", "list it in compounds")
+            _fail(
+                source,
+                f"doses_uM.{name}",
+                "is not in compounds",
+                "list it in compounds",
+            )
     out = []
     for name in compounds:
         if name not in table:
@@ -372,28 +401,45 @@ def _sentinels(data: dict, plate_format: int, source: str) -> tuple:
         _check_keys(entry, _SENTINEL_KEYS, source, f"{key}.")
         for part in _SENTINEL_KEYS:
             if part not in entry:
-                _fail(source, f"{key}.{part}", "is missing", "give compound, dose_uM, wells")
+                _fail(
+                    source,
+                    f"{key}.{part}",
+                    "is missing",
+                    "give compound, dose_uM, wells",
+                )
         compound = entry["compound"]
         if compound not in P.ALL_COMPOUNDS:
-            _fail(source, f"{key}.compound", f"unknown compound {compound!r}",
-                  f"valid: {', '.join(P.ALL_COMPOUNDS)}")
+            _fail(
+                source,
+                f"{key}.compound",
+                f"unknown compound {compound!r}",
+                f"valid: {', '.join(P.ALL_COMPOUNDS)}",
+            )
         dose = _check_dose(entry["dose_uM"], f"{key}.dose_uM", source)
         wells = entry["wells"]
         if not isinstance(wells, list) or not wells:
-            _fail(source, f"{key}.wells", "is not a non-empty list", "write wells: [A01]")
+            _fail(
+                source, f"{key}.wells", "is not a non-empty list", "write wells: [A01]"
+            )
         positions = []
         for j, name in enumerate(wells):
             position = parse_well(name, plate_format)
             if position is None:
                 rows, cols = PLATE_FORMATS[plate_format]
                 last = well_name(rows - 1, cols - 1)
-                _fail(source, f"{key}.wells[{j}]",
-                      f"{name!r} is not a well of a {plate_format}-well plate",
-                      f"use A01 to {last}")
+                _fail(
+                    source,
+                    f"{key}.wells[{j}]",
+                    f"{name!r} is not a well of a {plate_format}-well plate",
+                    f"use A01 to {last}",
+                )
             if position in taken:
-                _fail(source, f"{key}.wells[{j}]",
-                      f"{name!r} is already used by {taken[position]}",
-                      "give each sentinel its own wells")
+                _fail(
+                    source,
+                    f"{key}.wells[{j}]",
+                    f"{name!r} is already used by {taken[position]}",
+                    "give each sentinel its own wells",
+                )
             taken[position] = f"{key}.wells"
             positions.append(position)
         out.append(Sentinel(compound, dose, tuple(positions)))
@@ -412,17 +458,30 @@ def _model(overrides, source: str) -> P.ModelParameters:
         size = _TUPLE_PARAMETERS.get(key)
         values = value if size else [value]
         if size and (not isinstance(value, list) or len(value) != size):
-            _fail(source, path, f"{value!r} is not a list of {size} numbers",
-                  f"give {size} numbers")
+            _fail(
+                source,
+                path,
+                f"{value!r} is not a list of {size} numbers",
+                f"give {size} numbers",
+            )
         for item in values:
             _check_dose(item, path, source)
         if key in ("failure_rate", "seeding_stress", "edge_factor") and value > 1:
             _fail(source, path, f"{value} is above 1", "give a fraction from 0 to 1")
         if key == "failure_weights" and sum(value) <= 0:
-            _fail(source, path, "all weights are zero", "give at least one positive weight")
+            _fail(
+                source,
+                path,
+                "all weights are zero",
+                "give at least one positive weight",
+            )
         if key.endswith("_range") and value[0] > value[1]:
-            _fail(source, path, f"low {value[0]} exceeds high {value[1]}",
-                  "give [low, high]")
+            _fail(
+                source,
+                path,
+                f"low {value[0]} exceeds high {value[1]}",
+                "give [low, high]",
+            )
     return P.ModelParameters.from_overrides(overrides)
 
 

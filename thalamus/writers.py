@@ -111,7 +111,10 @@ class Staging:
         part = self._part(start, stop)
         tmp = part.with_suffix(".tmp")
         table = pa.table({name: computed[name] for name, _ in COMPUTED_COLUMNS})
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        with (
+            pa.OSFile(str(tmp), "wb") as sink,
+            pa.ipc.new_file(sink, table.schema) as w,
+        ):
             w.write_table(table)
         os.replace(tmp, part)
         _write_text_atomic(part.with_suffix(".sha256"), sha256_file(part))

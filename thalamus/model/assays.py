@@ -55,8 +55,18 @@ def failure_multipliers(kinds, u_channels, params: ModelParameters):
     return low + (high - low) * u_channels
 
 
-def measure(fate: Fate, line, is_edge, plate_factor, z_channels, z_ldh, z_well,
-            failure_kind, failure_channels, params: ModelParameters) -> Readout:
+def measure(
+    fate: Fate,
+    line,
+    is_edge,
+    plate_factor,
+    z_channels,
+    z_ldh,
+    z_well,
+    failure_kind,
+    failure_channels,
+    params: ModelParameters,
+) -> Readout:
     """Simulate the readouts of arrays of wells.
 
     Parameters

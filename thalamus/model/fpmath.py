@@ -22,7 +22,9 @@ _SQRT_HALF = 0.70710678118654752440
 _TWO_PI = 6.28318530717958647692
 
 #: 1/k! for the exp series, highest power first (Horner order).
-_EXP_COEFFS = tuple(1.0 / float(np.prod(np.arange(1, k + 1))) for k in range(14, -1, -1))
+_EXP_COEFFS = tuple(
+    1.0 / float(np.prod(np.arange(1, k + 1))) for k in range(14, -1, -1)
+)
 #: 1/(2k+1) for the atanh series of log, highest power first.
 _ATANH_COEFFS = tuple(1.0 / (2 * k + 1) for k in range(12, -1, -1))
 

@@ -100,8 +100,16 @@ def death_modes(viability, death_compound, death_confluence, death_unknown):
     ).astype(np.int8)
 
 
-def cell_fate(compound, line, dose, time_h, cells_nominal, z_ic50, z_seeding,
-              params: ModelParameters) -> Fate:
+def cell_fate(
+    compound,
+    line,
+    dose,
+    time_h,
+    cells_nominal,
+    z_ic50,
+    z_seeding,
+    params: ModelParameters,
+) -> Fate:
     """Simulate cell fate for arrays of wells.
 
     Parameters
@@ -138,7 +146,9 @@ def cell_fate(compound, line, dose, time_h, cells_nominal, z_ic50, z_seeding,
         death_compound=death_compound,
         death_confluence=death_confluence,
         death_unknown=death_unknown,
-        death_mode=death_modes(viability, death_compound, death_confluence, death_unknown),
+        death_mode=death_modes(
+            viability, death_compound, death_confluence, death_unknown
+        ),
         cell_count=seeded * viability,
         transport_dysfunction=transport,
         structure=structure,
