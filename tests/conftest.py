@@ -1,0 +1,46 @@
+"""Shared fixtures: small specs and designs built in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thalamus.design import build_design
+from thalamus.model.parameters import NO_VARIABILITY
+from thalamus.spec import spec_from_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+CAMPAIGNS = ROOT / "campaigns"
+
+
+def make_spec(**changes):
+    """A small valid spec (benchmark-like) with ``changes`` applied.
+
+    A change whose value is None removes that key.
+    """
+    data = {
+        "name": "unit",
+        "seed": 0,
+        "plate_format": 96,
+        "cell_lines": ["A549", "HepG2"],
+        "compounds": ["tBHQ", "tunicamycin", "CCCP", "etoposide"],
+        "dose_levels": [0, 0.1, 1, 10],
+        "timepoints_h": [12],
+        "days": [1],
+        "operators": ["A"],
+        "replicates": 1,
+    }
+    data.update(changes)
+    data = {key: value for key, value in data.items() if value is not None}
+    return spec_from_dict(data, "unit.yaml")
+
+
+def make_design(**changes):
+    return build_design(make_spec(**changes))
+
+
+@pytest.fixture
+def quiet_model():
+    """Spec ``model`` overrides that switch every source of randomness off."""
+    return dict(NO_VARIABILITY)
