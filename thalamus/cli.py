@@ -294,6 +294,59 @@ def _print_summary(result, wall: float) -> None:
 # --- commands: guarantees (compare, self-test, validate, doctor) ---
 
 
+@main.command("compare")
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+def compare_command(a, b) -> None:
+    """Compare two result files or run directories, row by row and byte by byte.
+
+    Exit 0 identical, 1 different, 2 unusable input.
+    """
+    from thalamus.compare import compare
+    from thalamus.errors import ThalamusError
+
+    try:
+        result = compare(a, b)
+    except ThalamusError as exc:
+        _fail(exc)
+    click.echo(result.report())
+    click.echo("IDENTICAL" if result.identical else "DIFFERENT")
+    sys.exit(result.exit_code)
+
+
+@main.command("self-test")
+def self_test_command() -> None:
+    """Show that assay draws cannot change a cell's fate (stream isolation)."""
+    from thalamus.selftest import self_test
+
+    result = self_test(echo=click.echo)
+    click.echo(result.summary())
+    sys.exit(0 if result.passed else 1)
+
+
+@main.command("validate")
+def validate_command() -> None:
+    """Determinism, death accounting and RNG hygiene, with a summary table."""
+    from thalamus.errors import ThalamusError
+    from thalamus.validate import validate
+
+    try:
+        result = validate(echo=click.echo)
+    except ThalamusError as exc:
+        _fail(exc)
+    click.echo(result.table())
+    sys.exit(0 if result.passed else 1)
+
+
+@main.command("doctor")
+def doctor_command() -> None:
+    """The seven-step deployment check; ends with ALL CHECKS PASSED."""
+    from thalamus.doctor import doctor
+
+    result = doctor(echo=click.echo)
+    sys.exit(0 if result.passed else 1)
+
+
 # --- commands: results (report, export) ---
 
 
