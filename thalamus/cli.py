@@ -350,5 +350,59 @@ def doctor_command() -> None:
 # --- commands: results (report, export) ---
 
 
+@main.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Where the page and figures go [default: RUN_DIR/report].",
+)
+def report_command(run_dir: str, out: str | None) -> None:
+    """Write RUN_DIR/report/index.html with its figures; opens nothing."""
+    from thalamus.errors import ThalamusError
+    from thalamus.report import write_report
+
+    try:
+        report = write_report(run_dir, out)
+    except ThalamusError as exc:
+        _fail(exc)
+    click.echo(
+        f"report: {len(report.figures)} figures in {report.seconds:.1f} s\n"
+        f"  {report.index}"
+    )
+    for row in report.failed_fits:
+        click.echo(
+            f"  fit failed: {row['compound']} {row['cell_line']} "
+            f"{row['timepoint_h']:g} h: {row['fit'].error or row['ldh_fit'].error}"
+        )
+
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["profiles"]),
+    default="profiles",
+    show_default=True,
+    help="profiles: Parquet in the Cell Painting profiling conventions.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="File to write [default: RUN_DIR/cell_thalamus_profiles.parquet].",
+)
+def export_command(run_dir: str, fmt: str, out: str | None) -> None:
+    """Export RUN_DIR's results for profiling tools (pycytominer, ...)."""
+    from thalamus.errors import ThalamusError
+    from thalamus.export import export
+
+    try:
+        path = export(run_dir, fmt, out)
+    except ThalamusError as exc:
+        _fail(exc)
+    click.echo(f"exported {fmt}: {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
