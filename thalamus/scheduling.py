@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from thalamus.design import Design
@@ -225,7 +226,10 @@ def _local_cluster(workers: int, dashboard_address, blas_threads: int):
 
     environ = blas_environment(blas_threads)
     settings = {"distributed.nanny.pre-spawn-environ": environ}
-    with dask.config.set(settings):
+    with dask.config.set(settings), warnings.catch_warnings():
+        # A busy dashboard port is not a problem: distributed binds another
+        # one, and the link printed for the user names the port it bound.
+        warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
