@@ -114,8 +114,8 @@ def disturbed_streams(codes, transform):
     many, one = seeding.stream_words, seeding.reference_stream_words
     codes = frozenset(codes)
 
-    def stream_words(seed, prefix, tails):
-        words = many(seed, prefix, tails)
+    def stream_words(seed, prefix, *args, **kwargs):
+        words = many(seed, prefix, *args, **kwargs)
         return transform(words) if prefix[0] in codes else words
 
     def reference_stream_words(seed, spawn_key):
