@@ -237,6 +237,7 @@ def _run_locked(
             "sqlite": str(sqlite),
             "out_dir": str(out_dir),
             "resumed_parts": sum(done),
+            "wells_per_task": ranges[0][1] - ranges[0][0],
         }
         if on_start:
             on_start(info)
@@ -327,7 +328,7 @@ def _manifest(
         "plates": len(design.plates),
         "sentinel_wells": design.n_sentinel_wells,
         "tasks": info["tasks"],
-        "wells_per_task": wells_per_task or len(design.layout),
+        "wells_per_task": info["wells_per_task"],
         "resumed_parts": info["resumed_parts"],
         "scheduler": info["scheduler"],
         "executor": info["executor"],

@@ -28,9 +28,30 @@ LOCAL_SCHEDULERS = ("local", "synchronous", "threads", "processes")
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+def default_wells_per_task(design: Design, max_tasks: int | None = None) -> int:
+    """One plate per task, or whole plates grouped to stay within ``max_tasks``.
+
+    Each task costs about a millisecond of scheduler time and two of worker
+    overhead, so a campaign of thousands of plates groups several per task.
+
+    Examples
+    --------
+    >>> from thalamus.design import build_design
+    >>> from thalamus.spec import load_spec
+    >>> default_wells_per_task(build_design(load_spec("campaigns/full.yaml")))
+    48
+    """
+    if max_tasks is None:
+        from thalamus import config
+
+        max_tasks = int(config.get("max-tasks", default=256))
+    plates_per_task = -(-len(design.plates) // max(1, max_tasks))
+    return max(1, plates_per_task) * len(design.layout)
+
+
 def task_ranges(design: Design, wells_per_task: int | None) -> list[tuple[int, int]]:
-    """Contiguous ``(start, stop)`` well ranges; default one plate per task."""
-    size = wells_per_task or len(design.layout)
+    """Contiguous ``(start, stop)`` well ranges (default: see above)."""
+    size = wells_per_task or default_wells_per_task(design)
     return [(s, min(s + size, design.n_wells)) for s in range(0, design.n_wells, size)]
 
 

@@ -25,6 +25,7 @@ that no assay draw can perturb a cell's fate.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -150,31 +151,49 @@ class _Hasher:
         return out
 
 
-def stream_words(seed: int, prefix: tuple, tails: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=64)
+def _seeded(seed: int, prefix: tuple) -> _Hasher:
+    return _Hasher.from_seed(seed).absorb(prefix)
+
+
+def stream_words(seed: int, prefix: tuple, tails, groups=None, group_of=None):
     """Words of many streams whose spawn keys share ``prefix``.
+
+    A spawn key is ``prefix + group + tail``: ``prefix`` is shared by all
+    streams (the stream code), ``groups[group_of[i]]`` is shared by many (the
+    plate), ``tails[i]`` is each stream's own (row, column). Each stage is
+    hashed once, as ints, per group, then per stream.
 
     Parameters
     ----------
     seed : int
         The run's root seed.
     prefix : tuple of int
-        Leading spawn-key words shared by all streams (stream code, plate).
-    tails : ndarray of shape (n, k)
-        The remaining spawn-key words of each stream (row, column of a well).
+        Leading spawn-key words shared by all streams.
+    tails : array-like of shape (n, k)
+        The last spawn-key words of each stream.
+    groups : array-like of shape (g, m), optional
+        Middle spawn-key words, one row per group.
+    group_of : int array of shape (n,), optional
+        Which row of ``groups`` each stream uses.
 
     Returns
     -------
     ndarray of uint32, shape (n, 4)
-        ``SeedSequence(seed, spawn_key=prefix + tail).generate_state(4)`` for
-        each tail.
+        ``SeedSequence(seed, spawn_key=key).generate_state(4)`` for each key.
     """
-    hasher = _Hasher.from_seed(seed).absorb(prefix)
+    hasher = _seeded(seed, tuple(prefix))
     tails = np.asarray(tails, dtype=np.uint64)
     n = tails.shape[0]
-    vector = _Hasher([np.full(n, w, dtype=np.uint64) for w in hasher.pool], 0)
-    vector.hash_const = hasher.hash_const
-    for column in tails.T:
-        vector.absorb([column])
+    if groups is None:
+        pool = [np.full(n, w, dtype=np.uint64) for w in hasher.pool]
+        vector = _Hasher(pool, hasher.hash_const)
+    else:
+        groups = np.asarray(groups, dtype=np.uint64)
+        pool = [np.full(len(groups), w, dtype=np.uint64) for w in hasher.pool]
+        vector = _Hasher(pool, hasher.hash_const).absorb(list(groups.T))
+        vector.pool = [word[group_of] for word in vector.pool]
+    vector.absorb(list(tails.T))
     words = np.stack(vector.state(WORDS_PER_STREAM), axis=1)
     return words.astype(np.uint32)
 

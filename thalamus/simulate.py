@@ -62,20 +62,12 @@ class Draws:
         self.u_fail, self.u_type = failure[:, 0], failure[:, 1]
 
 
-def _plate_words(seed: int, stream: int, identity: tuple, rows, cols) -> np.ndarray:
-    tails = np.stack([rows, cols], axis=1)
-    return seeding.stream_words(seed, (stream, *identity), tails)
-
-
-def _batch_draws(seed: int, plate, plate_format: int) -> np.ndarray:
-    """Standard normals (plate, day, operator) of one plate's batch factors."""
-    keys = (
+def _batch_keys(plate, plate_format: int) -> tuple:
+    """Spawn keys of a plate's plate, day and operator technical factors."""
+    return (
         (seeding.PLATE, *plate.identity(plate_format)),
         (seeding.DAY, plate.day),
         (seeding.OPERATOR, seeding.name_word(plate.operator)),
-    )
-    return np.array(
-        [seeding.normals(seeding.reference_stream_words(seed, k))[0] for k in keys]
     )
 
 
@@ -92,12 +84,13 @@ class _Block:
         self.compound = layout.compound[self.position]
         self.dose = layout.dose_uM[self.position]
         self.is_edge = layout.is_edge[self.position]
-        plates = design.plates
-        lines = {name: i for i, name in enumerate(T.LINES)}
-        plate_line = np.array([lines[p.cell_line] for p in plates])
-        plate_time = np.array([p.timepoint_h for p in plates], dtype=np.float64)
-        self.line = plate_line[self.plate_index]
-        self.time_h = plate_time[self.plate_index]
+        # Only this block's plates: a campaign may hold thousands.
+        self.plate_ids, self.plate_of = np.unique(self.plate_index, return_inverse=True)
+        self.plates = [design.plates[i] for i in self.plate_ids]
+        line_of = np.array([T.LINES.index(p.cell_line) for p in self.plates])
+        time_of = np.array([p.timepoint_h for p in self.plates], dtype=np.float64)
+        self.line = line_of[self.plate_of]
+        self.time_h = time_of[self.plate_of]
 
 
 def _simulate(
@@ -184,33 +177,41 @@ def simulate_range(design: Design, start: int, stop: int) -> dict:
 def _simulate_range(design: Design, start: int, stop: int) -> dict:
     block = _Block(design, start, stop)
     seed, fmt = design.spec.seed, design.spec.plate_format
-    n = stop - start
-    words = {
-        s: np.empty((n, seeding.WORDS_PER_STREAM), np.uint32) for s in _PER_WELL_STREAMS
-    }
-    batch_z = np.empty((n, 3))
-    plate_ids, first = np.unique(block.plate_index, return_index=True)
-    bounds = list(first) + [n]
-    for k, plate_index in enumerate(plate_ids):
-        part = slice(bounds[k], bounds[k + 1])
-        identity = design.plates[plate_index].identity(fmt)
-        for stream in _PER_WELL_STREAMS:
-            words[stream][part] = _plate_words(
-                seed, stream, identity, block.rows[part], block.cols[part]
-            )
-        batch_z[part] = _batch_draws(seed, design.plates[plate_index], fmt)
-    draws = Draws(words)
+    plates, plate_of = block.plates, block.plate_of
+    identities = np.array([p.identity(fmt) for p in plates], dtype=np.uint64)
+    tails = np.stack([block.rows, block.cols], axis=1)
+
+    def words(stream, subset=slice(None)):
+        return seeding.stream_words(
+            seed, (stream,), tails[subset], identities, plate_of[subset]
+        )
+
+    draws = Draws({stream: words(stream) for stream in _PER_WELL_STREAMS})
+
+    # Batch factors: one draw per plate, per day, per operator.
+    batch = np.empty((len(plates), 3))
+    batch[:, 0] = seeding.normals(
+        seeding.stream_words(seed, (seeding.PLATE,), identities)
+    )[:, 0]
+    days = np.array([[p.day] for p in plates])
+    batch[:, 1] = seeding.normals(seeding.stream_words(seed, (seeding.DAY,), days))[
+        :, 0
+    ]
+    operators = np.array([[seeding.name_word(p.operator)] for p in plates])
+    batch[:, 2] = seeding.normals(
+        seeding.stream_words(seed, (seeding.OPERATOR,), operators)
+    )[:, 0]
 
     # Failure multipliers are drawn only for the wells that fail.
-    params = design.spec.model
-    failure_u = np.zeros((n, len(CHANNELS)))
-    failed = np.flatnonzero(draws.u_fail < params.failure_rate)
-    for i in failed:
-        identity = design.plates[block.plate_index[i]].identity(fmt)
-        failure_u[i] = _failure_channel_uniforms(
-            seed, identity, block.rows[i], block.cols[i]
+    failure_u = np.zeros((len(tails), len(CHANNELS)))
+    failed = np.flatnonzero(draws.u_fail < design.spec.model.failure_rate)
+    if len(failed):
+        failure_u[failed, :4] = seeding.uniforms(
+            words(seeding.FAILURE_CHANNELS, failed)
         )
-    return _simulate(design, block, draws, batch_z, failure_u)
+        second = seeding.uniforms(words(seeding.FAILURE_CHANNELS_2, failed))
+        failure_u[failed, 4] = second[:, 0]
+    return _simulate(design, block, draws, batch[plate_of], failure_u)
 
 
 def _failure_channel_uniforms(seed: int, identity: tuple, row, col) -> np.ndarray:
@@ -240,7 +241,14 @@ def simulate_well_reference(design: Design, index: int) -> dict:
     failure_u = np.zeros((1, len(CHANNELS)))
     if draws.u_fail[0] < design.spec.model.failure_rate:
         failure_u[0] = _failure_channel_uniforms(seed, plate.identity(fmt), row, col)
-    batch_z = _batch_draws(seed, plate, fmt)[None, :]
+    batch_z = np.array(
+        [
+            [
+                seeding.normals(seeding.reference_stream_words(seed, key))[0]
+                for key in _batch_keys(plate, fmt)
+            ]
+        ]
+    )
     return _simulate(design, block, draws, batch_z, failure_u)
 
 

@@ -13,6 +13,8 @@ All functions take and return float64 arrays (0-d arrays and scalars work too).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _LN2_HI = 6.93147180369123816490e-01
@@ -83,16 +85,15 @@ def power(base, exponent) -> np.ndarray:
     return np.where(positive, exp(exponent * log(safe)), 0.0)
 
 
+#: Taylor coefficients of sin(r)/r and cos(r) in r**2, highest power first.
+_SIN_COEFFS = tuple((-1.0) ** k / math.factorial(2 * k + 1) for k in range(9, -1, -1))
+_COS_COEFFS = tuple((-1.0) ** k / math.factorial(2 * k) for k in range(9, -1, -1))
+
+
 def _sin_cos_reduced(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """sin and cos for |r| <= pi/4 by their Taylor series."""
     r2 = r * r
-    sin_coeffs = tuple(
-        (-1.0) ** k / float(np.prod(np.arange(1, 2 * k + 2))) for k in range(9, -1, -1)
-    )
-    cos_coeffs = tuple(
-        (-1.0) ** k / float(np.prod(np.arange(1, 2 * k + 1))) for k in range(9, -1, -1)
-    )
-    return r * _horner(r2, sin_coeffs), _horner(r2, cos_coeffs)
+    return r * _horner(r2, _SIN_COEFFS), _horner(r2, _COS_COEFFS)
 
 
 def sincos_turns(turns) -> tuple[np.ndarray, np.ndarray]:
