@@ -76,6 +76,36 @@ def _sha256(path) -> str:
     return sha256_file(path)
 
 
+REFRESH_COMMAND = "python -m thalamus.golden --refresh"
+
+
+def differences(stored: dict, now: dict) -> list[str]:
+    """How ``now`` departs from the ``stored`` goldens; empty when it does not.
+
+    File SHA-256s are compared only when the Parquet and SQLite writers are
+    the versions that wrote the goldens; the row digests always are.
+    """
+    if stored["model_version"] != now["model_version"]:
+        return [
+            f"golden results are for model {stored['model_version']} but the "
+            f"model is {now['model_version']}; refresh them: {REFRESH_COMMAND}"
+        ]
+    out = []
+    same_writers = stored.get("writers") == now.get("writers")
+    for name, was in stored["campaigns"].items():
+        is_ = now["campaigns"].get(name, {})
+        keys = ["design_id", "rows", "rows_sha256"]
+        keys += ["files_sha256"] if same_writers else []
+        for key in keys:
+            if was.get(key) != is_.get(key):
+                out.append(
+                    f"{name}: {key} changed while model version "
+                    f"{now['model_version']} did not; bump MODEL_VERSION and run "
+                    f"{REFRESH_COMMAND}"
+                )
+    return out
+
+
 def load() -> dict:
     """The stored golden digests."""
     return json.loads(GOLDEN_FILE.read_text())
