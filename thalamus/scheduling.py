@@ -246,7 +246,11 @@ def _local_cluster(workers: int, dashboard_address, blas_threads: int):
     from distributed import Client, LocalCluster
 
     environ = blas_environment(blas_threads)
-    settings = {"distributed.nanny.pre-spawn-environ": environ}
+    preload = dask.config.get("distributed.worker.preload", default=[]) or []
+    settings = {
+        "distributed.nanny.pre-spawn-environ": environ,
+        "distributed.worker.preload": [*preload, "thalamus._worker"],
+    }
     with dask.config.set(settings), warnings.catch_warnings():
         # A busy dashboard port is not a problem: distributed binds another
         # one, and the link printed for the user names the port it bound.
