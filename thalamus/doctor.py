@@ -14,6 +14,7 @@ them as they finish and works in a temporary directory it removes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import logging
@@ -246,6 +247,20 @@ def _import_name(dist: str, modules: dict) -> str:
     return names[0] if names else dist.replace("-", "_")
 
 
+def _remove_idle_scratch(scratch: Path) -> None:
+    """Remove the Dask scratch directory our clusters created, if idle.
+
+    Dask's workers leave it behind holding only its two lock files; anything
+    else in it belongs to a cluster still running, and it stays.
+    """
+    with contextlib.suppress(OSError):
+        entries = list(scratch.iterdir())
+        if all(e.is_file() and e.name.endswith(".lock") for e in entries):
+            for entry in entries:
+                entry.unlink()
+            scratch.rmdir()
+
+
 STEPS = (
     step_same_workers,
     step_worker_count,
@@ -269,6 +284,8 @@ def doctor(echo=print, steps=STEPS) -> DoctorResult:
     """
     started = time.perf_counter()
     checks = []
+    scratch = Path(tempfile.gettempdir()) / "dask-scratch-space"
+    scratch_existed = scratch.exists()
     with tempfile.TemporaryDirectory(prefix="thalamus-doctor-") as tmp:
         for i, step in enumerate(steps, 1):
             step_started = time.perf_counter()
@@ -280,6 +297,8 @@ def doctor(echo=print, steps=STEPS) -> DoctorResult:
             checks.append(check)
             elapsed = time.perf_counter() - step_started
             echo(f"[{i}/{len(steps)}] {check.line()} ({elapsed:.1f} s)")
+    if not scratch_existed:
+        _remove_idle_scratch(scratch)
     result = DoctorResult(checks, time.perf_counter() - started)
     if result.passed:
         echo(f"ALL CHECKS PASSED in {result.wall_s:.1f} s")
