@@ -58,6 +58,13 @@ def _save(fig: Figure, path):
     return path
 
 
+def _placeholder(path, message: str):
+    """A small figure that says why there is nothing to draw."""
+    fig = _figure(6.0, 1.2)
+    fig.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="0.3")
+    return _save(fig, path)
+
+
 def _fmt(value: float) -> str:
     """Three significant figures, for doses and IC50s.
 
@@ -76,6 +83,8 @@ def dose_response(df, fits: dict, readout: str, path, label: str = "IC50"):
     """
     wells = df[~df["is_sentinel"].to_numpy()]
     panels = list(wells.groupby(["compound", "cell_line"], observed=True).groups)
+    if not panels:
+        return _placeholder(path, "no experimental wells: no dose-response")
     times = sorted(wells["timepoint_h"].unique())
     ncols = min(4, len(panels))
     nrows = -(-len(panels) // ncols)
@@ -103,7 +112,7 @@ def _dose_panel(ax, sub, fits, key, times, readout, label):
         if at_t.empty:
             continue
         x = np.where(at_t["dose_uM"] > 0, at_t["dose_uM"], vehicle_x)
-        ax.plot(x, at_t[readout], "o", ms=3, alpha=0.6, color=colour, mec="none")
+        ax.plot(x, at_t[readout], "o", ms=4, alpha=0.6, color=colour, mec="none")
         fit = fits.get((compound, line, t))
         if fit is not None and fit.ok:
             # The curve stops short of the axis break drawn at the vehicle.
@@ -171,11 +180,13 @@ def ic50_agreement(rows, path):
         )
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
+        ax.legend(fontsize=7, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no fitted IC50", ha="center", transform=ax.transAxes)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("model cell-line IC50 (µM)")
     ax.set_ylabel("fitted IC50 (µM)")
-    ax.legend(fontsize=7, frameon=False)
     ax.set_title("Fitted against true IC50 (viability)", fontsize=10)
     return _save(fig, path)
 
@@ -235,6 +246,8 @@ def plate_heatmaps(df, readout: str, path, ncols: int = 8):
 
 def qc_summary(qc_rows, path):
     """Z'-factor and DMSO CV per plate, with the 0.5 threshold."""
+    if not qc_rows:
+        return _placeholder(path, "no sentinel wells: no plate QC")
     fig = _figure(max(6.0, 0.22 * len(qc_rows) + 2), 5.0)
     ax_z, ax_cv = fig.subplots(2, 1, sharex=True)
     x = np.arange(len(qc_rows))
@@ -276,6 +289,8 @@ def death_accounting(df, path):
         .reset_index()
     )
     panels = list(means.groupby(["timepoint_h", "cell_line"], observed=True).groups)
+    if not panels:
+        return _placeholder(path, "no experimental wells: no death accounting")
     n_bars = means.groupby(["compound", "dose_uM"], observed=True).ngroups
     fig = _figure(max(6.0, 0.2 * n_bars + 1.5), 2.9 * len(panels) + 0.4)
     axes = fig.subplots(len(panels), 1, squeeze=False).ravel()
@@ -303,6 +318,8 @@ def batch_effects(df, path):
         (df["compound"] == "DMSO").to_numpy() & df["failure_mode"].isna().to_numpy()
     ]
     groups = list(dmso.groupby(["day", "operator"], observed=True, sort=True).groups)
+    if not groups:
+        return _placeholder(path, "no good DMSO wells: no batch comparison")
     fig = _figure(2.6 * len(readouts), 3.2)
     axes = fig.subplots(1, len(readouts), sharey=False).ravel()
     lines = list(dict.fromkeys(dmso["cell_line"].astype(str)))

@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 #: factor (per-well IC50 noise is log-normal with sd 0.10).
 IC50_TOLERANCE = 1.5
 
+#: A fit whose top and bottom differ by less than this fraction shows no response.
+MIN_SPAN = 0.1
+#: A fit explaining less of the variance than this is reported as failed.
+MIN_R2 = 0.8
 #: How far (in log10 units) beyond the tested doses an IC50 may be fitted.
 _LOG_MARGIN = 1.0
 _HILL_BOUNDS = (0.3, 8.0)
@@ -71,7 +75,8 @@ def fit_four_pl(dose, response) -> Fit:
     -------
     Fit
         With ``error`` set when there are too few doses, the optimiser does not
-        converge, or the IC50 lands on a bound (outside the tested range).
+        converge, the curve has no response (:data:`MIN_SPAN`), the IC50 lands
+        on a bound (outside the tested range) or R² is below :data:`MIN_R2`.
     """
     from scipy.optimize import curve_fit
 
@@ -94,8 +99,16 @@ def fit_four_pl(dose, response) -> Fit:
     except (RuntimeError, ValueError) as exc:
         return Fit(n_points=n, error=str(exc).split("\n")[0])
     top, bottom, log_ic50, hill = (float(v) for v in params)
+    if abs(top - bottom) < MIN_SPAN * max(abs(top), abs(bottom)):
+        return Fit(
+            n_points=n, error=f"no dose response (top {top:.3g}, bottom {bottom:.3g})"
+        )
     if min(log_ic50 - lower[2], upper[2] - log_ic50) < 1e-3:
         return Fit(n_points=n, error="IC50 outside the tested doses")
+    residual = response - four_pl(dose, *params)
+    r2 = 1.0 - np.sum(residual**2) / np.sum((response - response.mean()) ** 2)
+    if r2 < MIN_R2:
+        return Fit(n_points=n, error=f"poor fit (R² {r2:.2f} < {MIN_R2})")
     return Fit(top, bottom, 10.0**log_ic50, hill, n)
 
 

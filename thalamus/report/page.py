@@ -71,7 +71,8 @@ def _summary(df, rows, qc) -> str:
     n_failed_wells = int(df["failure_mode"].notna().sum())
     items = [
         f"{len(df):,} wells on {df['plate_id'].nunique()} plates; "
-        f"{n_failed_wells} failed wells (marked × on the plate maps).",
+        f"{n_failed_wells} failed well{'' if n_failed_wells == 1 else 's'} "
+        "(marked × on the plate maps).",
         f"Viability fits: {len(rows) - len(failed)} of {len(rows)} converged"
         + (f', <span class="bad">{len(failed)} failed</span>' if failed else "")
         + ".",
