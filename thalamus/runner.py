@@ -293,16 +293,23 @@ class _OrderedFeeder:
     def arrived(self, span, computed) -> None:
         start, stop = span
         self.staging.write(start, stop, computed)
-        self.ready[self.position[span]] = True
+        index = self.position[span]
+        self.ready[index] = True
         self.wells_done += stop - start
         if self.progress:
             self.progress(self.wells_done)
-        self.feed_ready()
+        # The next part in order goes straight to the writer; others wait on
+        # disk, so the client never holds more than one part in memory.
+        self.feed_ready(in_memory={index: computed})
 
-    def feed_ready(self) -> None:
+    def feed_ready(self, in_memory=None) -> None:
+        in_memory = in_memory or {}
         while self.next < len(self.ranges) and self.ready[self.next]:
             start, stop = self.ranges[self.next]
-            self.writer.add(self.staging.read(start, stop))
+            part = in_memory.get(self.next)
+            self.writer.add(
+                part if part is not None else self.staging.read(start, stop)
+            )
             self.next += 1
 
     def finish(self) -> None:

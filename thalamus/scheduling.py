@@ -67,7 +67,9 @@ def build_graph(design: Design, ranges: list[tuple[int, int]]) -> list:
 
     from thalamus.simulate import simulate_range
 
-    design_node = dask.delayed(design, name=f"design-{design.spec.design_id()}")
+    design_node = dask.delayed(
+        design, name=f"design-{design.spec.design_id()}", traverse=False
+    )
     simulate = dask.delayed(simulate_range, pure=True)
     tasks = [
         simulate(design_node, start, stop, dask_key_name=task_name(design, start, stop))
