@@ -149,7 +149,7 @@ class ResultWriter:
         self._parquet = pq.ParquetWriter(
             str(self.tmp["parquet"]), schema.arrow_schema(), compression="zstd"
         )
-        self._db = _open_sqlite(self.tmp["sqlite"])
+        self._sqlite = _SqliteWriter(self.tmp["sqlite"], design)
         self._buffer: list[dict] = []
         self._buffered = 0
         self.rows_written = 0
@@ -171,8 +171,8 @@ class ResultWriter:
         self._buffer = [rest] if len(rest["viability"]) else []
         self._buffered -= n
         table = schema.arrow_table(self.design, self.rows_written, head)
+        self._sqlite.put(table)
         self._parquet.write_table(table, row_group_size=n)
-        _insert_rows(self._db, table)
         self.rows_written += n
 
     def close(self) -> dict:
@@ -180,9 +180,7 @@ class ResultWriter:
         if self._buffered:
             self._flush(self._buffered)
         self._parquet.close()
-        _finish_sqlite(self._db, self.design)
-        self._db.close()
-        self._db = None
+        self._sqlite.close()
         return {kind: sha256_file(path) for kind, path in self.tmp.items()}
 
     def commit(self) -> None:
@@ -194,11 +192,65 @@ class ResultWriter:
         """Drop the temporary files (after an error or an interrupt)."""
         with contextlib.suppress(Exception):
             self._parquet.close()
-        if self._db is not None:
-            with contextlib.suppress(Exception):
-                self._db.close()
+        self._sqlite.abort()
         for path in self.tmp.values():
             path.unlink(missing_ok=True)
+
+
+class _SqliteWriter:
+    """Inserts row groups into the SQLite file from a thread of its own.
+
+    SQLite releases the GIL while it writes pages, so the inserts overlap with
+    the Parquet writer and with receiving results. Row groups go through a
+    short queue in order; the first error is raised again by :meth:`close`.
+    """
+
+    _DONE = object()
+
+    def __init__(self, path: Path, design: Design):
+        import queue
+        import threading
+
+        self.path, self.design = path, design
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="thalamus-sqlite")
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _work(self) -> None:
+        db = None
+        try:
+            db = _open_sqlite(self.path)
+            while (table := self.queue.get()) is not self._DONE:
+                if table is None:  # aborted
+                    return
+                _insert_rows(db, table)
+            _finish_sqlite(db, self.design)
+        except BaseException as exc:  # handed to the caller by close()
+            self.error = exc
+            item = self.queue.get()
+            while item is not self._DONE and item is not None:
+                item = self.queue.get()
+        finally:
+            if db is not None:
+                db.close()
+
+    def put(self, table) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(table)
+
+    def close(self) -> None:
+        self.queue.put(self._DONE)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abort(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join(timeout=30)
 
 
 def _open_sqlite(path: Path):
