@@ -259,3 +259,20 @@ def test_console_script_runs_in_a_subprocess(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert pq.read_table(tmp_path / "o" / schema.PARQUET_NAME).num_rows == 4
+
+
+def test_a_failing_sqlite_write_leaves_no_file_under_a_final_name(
+    tmp_path, monkeypatch
+):
+    from thalamus import writers
+
+    def disk_full(db, table):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writers, "_insert_rows", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        run(CAMPAIGNS / "benchmark.yaml", tmp_path)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert schema.PARQUET_NAME not in left and schema.SQLITE_NAME not in left
+    assert schema.MANIFEST_NAME not in left
+    assert not [name for name in left if name.endswith(".tmp")]
