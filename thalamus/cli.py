@@ -261,7 +261,7 @@ def _print_banner(info: dict, scheduler_file) -> None:
 
     v = versions()
     lines = [
-        f"thalamus {v['thalamus']} ({thalamus.__file__.rsplit('/', 2)[0]})",
+        f"thalamus {v['thalamus']} ({os.path.dirname(thalamus.__file__)})",
         f"  python {v['python']}  numpy {v['numpy']}  dask {v['dask']}  "
         f"distributed {v['distributed']}  pyarrow {v['pyarrow']}",
         f"  platform {platform.platform()}",

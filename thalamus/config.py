@@ -42,6 +42,16 @@ def get(key: str, default=None):
     return dask.config.get(f"thalamus.{key}", default=default)
 
 
+def pin_blas_threads(threads: int) -> None:
+    """Pin BLAS/OpenMP thread pools in this process (before NumPy loads).
+
+    Used as the initializer of worker processes; it imports nothing heavy, so
+    the variables are set before any BLAS library reads them.
+    """
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
 def project_dask_config() -> Path | None:
     """The project's Dask configuration file, if one can be found.
 

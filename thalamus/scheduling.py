@@ -106,7 +106,7 @@ def format_dashboard_link(template: str | None, host: str, port: int) -> str:
 class LocalExecutor:
     """Dask's single-machine schedulers: synchronous, threads, processes."""
 
-    def __init__(self, name: str, workers: int):
+    def __init__(self, name: str, workers: int, blas_threads: int = 1):
         self.name, self.workers = name, workers
         self.dashboard_link = None
         self.address = None
@@ -116,8 +116,15 @@ class LocalExecutor:
         elif name == "processes":
             import multiprocessing
 
+            from thalamus.config import pin_blas_threads
+
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                workers,
+                mp_context=context,
+                initializer=pin_blas_threads,
+                initargs=(blas_threads,),
+            )
 
     def run(self, tasks: list, on_result) -> None:
         import dask
@@ -212,7 +219,7 @@ def open_executor(
     if scheduler == "local":
         return _local_cluster(workers, dashboard_address, blas_threads)
     if scheduler in LOCAL_SCHEDULERS:
-        return LocalExecutor(scheduler, workers)
+        return LocalExecutor(scheduler, workers, blas_threads)
     raise ThalamusError(
         f"--scheduler {scheduler!r} is not known; use one of "
         f"{', '.join(LOCAL_SCHEDULERS)} or tcp://host:port"
