@@ -126,16 +126,24 @@ def _dose_panel(ax, sub, fits, key, times, readout, label):
     if np.isfinite(truth):
         ax.axvline(truth, ls="--", lw=1, color="0.4")
         notes.append((f"true IC50 {_fmt(truth)} µM", "0.3"))
+    # Notes go in the corner the curve leaves empty: top right when the
+    # response falls with dose, top left when it rises.
+    values = sub[readout].to_numpy()
+    rising = values[sub["dose_uM"].to_numpy() == doses[-1]].mean() > np.median(
+        values[sub["dose_uM"].to_numpy() == doses[0]]
+    )
+    x_text, align = (0.03, "left") if rising else (0.98, "right")
     for j, (text, colour) in enumerate(notes):
         ax.text(
-            0.98,
+            x_text,
             0.97 - 0.1 * j,
             text,
             transform=ax.transAxes,
-            ha="right",
+            ha=align,
             va="top",
             fontsize=7,
             color=colour,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1},
         )
     ax.set_xscale("log")
     ticks = [vehicle_x, *positive]
@@ -144,7 +152,7 @@ def _dose_panel(ax, sub, fits, key, times, readout, label):
     ax.tick_params(labelsize=7)
     ax.set_title(f"{compound} · {line}", fontsize=9)
     ax.set_xlabel("dose (µM)", fontsize=7)
-    ax.legend(fontsize=6, loc="lower left", frameon=False)
+    ax.legend(fontsize=6, loc="lower right" if rising else "lower left", frameon=False)
 
 
 def ic50_agreement(rows, path):
