@@ -252,8 +252,12 @@ def _connect(address: str, scheduler_file) -> DistributedExecutor:
 
 def _local_cluster(workers: int, dashboard_address, blas_threads: int):
     import dask.config
+    import pandas  # noqa: F401
     from distributed import Client, LocalCluster
 
+    # The dashboard's callbacks import pandas on the cluster's event-loop
+    # thread while the writers import it here; imported first, it is never
+    # seen half-initialised by one of the two threads.
     environ = blas_environment(blas_threads)
     preload = dask.config.get("distributed.worker.preload", default=[]) or []
     settings = {
