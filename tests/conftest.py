@@ -13,6 +13,12 @@ from thalamus.spec import spec_from_dict
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = ROOT / "campaigns"
 
+#: The ten compounds of the full campaign, in its order.
+PHASE0 = [
+    "tBHQ", "H2O2", "tunicamycin", "thapsigargin", "CCCP",
+    "oligomycin", "etoposide", "MG132", "nocodazole", "paclitaxel",
+]  # fmt: skip
+
 
 def make_spec(**changes):
     """A small valid spec (benchmark-like) with ``changes`` applied.

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import make_design
+from tests.conftest import PHASE0, make_design
 from thalamus import schema
 from thalamus.model import physics
 from thalamus.model import tables as T
@@ -314,19 +314,7 @@ def test_default_failure_rate_is_about_two_percent():
 
 
 def test_edge_wells_lose_twelve_percent_of_signal():
-    phase0 = [
-        "tBHQ",
-        "H2O2",
-        "tunicamycin",
-        "thapsigargin",
-        "CCCP",
-        "oligomycin",
-        "etoposide",
-        "MG132",
-        "nocodazole",
-        "paclitaxel",
-    ]
-    frame = simulate(make_design(compounds=phase0, model=dict(NO_VARIABILITY)))
+    frame = simulate(make_design(compounds=PHASE0, model=dict(NO_VARIABILITY)))
     frame = frame[frame.dose_uM == 0]
     for _, row in frame.iterrows():
         line = T.LINES.index(row.cell_line)

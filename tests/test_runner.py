@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import CAMPAIGNS, ROOT, make_spec
+from tests.conftest import CAMPAIGNS, PHASE0, ROOT, make_spec
 from thalamus import schema
 from thalamus.cli import main
 from thalamus.design import build_design
@@ -160,20 +160,8 @@ def test_batched_equals_per_well_path_on_every_compound_and_line():
 
 
 def test_dropping_a_compound_leaves_every_other_well_unchanged(tmp_path):
-    phase0 = [
-        "tBHQ",
-        "H2O2",
-        "tunicamycin",
-        "thapsigargin",
-        "CCCP",
-        "oligomycin",
-        "etoposide",
-        "MG132",
-        "nocodazole",
-        "paclitaxel",
-    ]
-    whole = run(make_spec(compounds=phase0, replicates=2), tmp_path / "whole")
-    fewer = run(make_spec(compounds=phase0[:-1], replicates=2), tmp_path / "fewer")
+    whole = run(make_spec(compounds=PHASE0, replicates=2), tmp_path / "whole")
+    fewer = run(make_spec(compounds=PHASE0[:-1], replicates=2), tmp_path / "fewer")
     a = pq.read_table(whole.parquet).to_pandas()
     b = pq.read_table(fewer.parquet).to_pandas()
     a = a[a.compound != "paclitaxel"].reset_index(drop=True)

@@ -21,6 +21,7 @@ import struct
 from pathlib import Path
 
 from thalamus.errors import ThalamusError
+from thalamus.writers import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -104,15 +105,6 @@ class Comparison:
 
     def report(self) -> str:
         return "\n".join(self.lines)
-
-
-def sha256_file(path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def _key_of(name: str, columns) -> tuple:

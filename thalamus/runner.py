@@ -152,12 +152,8 @@ def run_campaign(
 
     with writers.output_lock(out_dir):
         _refuse_existing(out_dir, (parquet, sqlite), overwrite)
-        return _run_locked(
-            design,
+        options = _Options(
             client,
-            out_dir,
-            parquet,
-            sqlite,
             scheduler,
             scheduler_file,
             workers,
@@ -166,8 +162,8 @@ def run_campaign(
             dashboard_address,
             on_start,
             progress,
-            started,
         )
+        return _run_locked(design, out_dir, parquet, sqlite, options, started)
 
 
 def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
@@ -179,21 +175,23 @@ def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """How to run: the scheduler and the callbacks, as run_campaign got them."""
+
+    client: object
+    scheduler: str
+    scheduler_file: object
+    workers: int | None
+    wells_per_task: int | None
+    resume: bool
+    dashboard_address: str | None
+    on_start: object
+    progress: object
+
+
 def _run_locked(
-    design: Design,
-    client,
-    out_dir,
-    parquet,
-    sqlite,
-    scheduler,
-    scheduler_file,
-    workers,
-    wells_per_task,
-    resume,
-    dashboard_address,
-    on_start,
-    progress,
-    started,
+    design: Design, out_dir, parquet, sqlite, options: _Options, started: float
 ) -> RunResult:
     from thalamus import scheduling, writers
     from thalamus.model.parameters import MODEL_VERSION
@@ -204,20 +202,20 @@ def _run_locked(
         "seed": str(spec.seed),
         "model_version": MODEL_VERSION,
     }
-    staging = writers.Staging(out_dir, identity, resume)
-    ranges = scheduling.task_ranges(design, wells_per_task)
-    done = [resume and staging.is_complete(a, b) for a, b in ranges]
+    staging = writers.Staging(out_dir, identity, options.resume)
+    ranges = scheduling.task_ranges(design, options.wells_per_task)
+    done = [options.resume and staging.is_complete(a, b) for a, b in ranges]
     todo = [r for r, ok in zip(ranges, done) if not ok]
-    if resume:
+    if options.resume:
         logger.info("resuming: %d of %d parts already staged", sum(done), len(ranges))
 
     blas = int(config.get("blas-threads", default=1))
     executor = scheduling.open_executor(
-        scheduler,
-        workers,
-        scheduler_file=scheduler_file,
-        dashboard_address=dashboard_address or config.get("dashboard-address"),
-        client=client,
+        options.scheduler,
+        options.workers,
+        scheduler_file=options.scheduler_file,
+        dashboard_address=options.dashboard_address or config.get("dashboard-address"),
+        client=options.client,
         blas_threads=blas,
     )
     writer = None
@@ -229,7 +227,7 @@ def _run_locked(
             "wells": design.n_wells,
             "plates": len(design.plates),
             "tasks": len(ranges),
-            "scheduler": scheduler if client is None else "client",
+            "scheduler": options.scheduler if options.client is None else "client",
             "executor": executor.name,
             "workers": executor.workers,
             "dashboard_link": executor.dashboard_link,
@@ -239,11 +237,11 @@ def _run_locked(
             "resumed_parts": sum(done),
             "wells_per_task": ranges[0][1] - ranges[0][0],
         }
-        if on_start:
-            on_start(info)
+        if options.on_start:
+            options.on_start(info)
         writer = writers.ResultWriter(design, parquet, sqlite)
         sim_started = time.perf_counter()
-        feeder = _OrderedFeeder(ranges, done, staging, writer, progress)
+        feeder = _OrderedFeeder(ranges, done, staging, writer, options.progress)
         feeder.feed_ready()
         graph = scheduling.build_graph(design, todo)
         executor.run(graph, lambda i, result: feeder.arrived(todo[i], result))
@@ -260,9 +258,7 @@ def _run_locked(
         executor.close()
     staging.remove()
     wall = time.perf_counter() - started
-    manifest = _manifest(
-        design, info, digests, parquet, sqlite, wall, sim_s, write_s, wells_per_task
-    )
+    manifest = _manifest(design, info, digests, parquet, sqlite, wall, sim_s, write_s)
     writers.write_manifest(out_dir / schema.MANIFEST_NAME, manifest)
     logger.info("campaign %s: %d wells in %.2f s", spec.name, design.n_wells, wall)
     return RunResult(
@@ -318,9 +314,7 @@ class _OrderedFeeder:
             raise ThalamusError("internal: some tasks never reported a result")
 
 
-def _manifest(
-    design, info, digests, parquet, sqlite, wall, sim_s, write_s, wells_per_task
-) -> dict:
+def _manifest(design, info, digests, parquet, sqlite, wall, sim_s, write_s) -> dict:
     from thalamus.model.parameters import MODEL_VERSION
 
     spec = design.spec
