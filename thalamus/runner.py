@@ -243,7 +243,7 @@ def _run_locked(
         sim_started = time.perf_counter()
         feeder = _OrderedFeeder(ranges, done, staging, writer, options.progress)
         feeder.feed_ready()
-        graph = scheduling.build_graph(design, todo)
+        graph = scheduling.build_graph(design, todo, executor.design_node(design))
         executor.run(graph, lambda i, result: feeder.arrived(todo[i], result))
         feeder.finish()
         sim_s = time.perf_counter() - sim_started

@@ -61,15 +61,20 @@ def task_name(design: Design, start: int, stop: int) -> str:
     return f"simulate-{plate.plate_id()}-{start}-{stop}"
 
 
-def build_graph(design: Design, ranges: list[tuple[int, int]]) -> list:
-    """One delayed task per range, all sharing one design node."""
+def build_graph(design: Design, ranges: list[tuple[int, int]], design_node=None):
+    """One delayed task per range, all sharing one design node.
+
+    ``design_node`` may be a distributed Future of the design (scattered once);
+    by default the design becomes a node of the graph itself.
+    """
     import dask
 
     from thalamus.simulate import simulate_range
 
-    design_node = dask.delayed(
-        design, name=f"design-{design.spec.design_id()}", traverse=False
-    )
+    if design_node is None:
+        design_node = dask.delayed(
+            design, name=f"design-{design.spec.design_id()}", traverse=False
+        )
     simulate = dask.delayed(simulate_range, pure=True)
     tasks = [
         simulate(design_node, start, stop, dask_key_name=task_name(design, start, stop))
@@ -126,6 +131,10 @@ class LocalExecutor:
                 initargs=(blas_threads,),
             )
 
+    def design_node(self, design: Design):
+        """Dask's local schedulers take the design as a node of the graph."""
+        return None
+
     def run(self, tasks: list, on_result) -> None:
         import dask
 
@@ -163,15 +172,41 @@ class DistributedExecutor:
             template = dask.config.get("distributed.dashboard.link", default=None)
             self.dashboard_link = format_dashboard_link(template, host, port)
 
+    def design_node(self, design: Design):
+        """Send the design to every worker once; tasks refer to it by key.
+
+        Every worker holds a copy, so losing a worker never loses the design.
+        """
+        return self.client.scatter(design, hash=False, broadcast=True)
+
     def run(self, tasks: list, on_result) -> None:
+        """Keep a bounded window of tasks in flight, refilled as they finish.
+
+        The client then tracks a few dozen futures, not one per task, so its
+        memory does not grow with the campaign.
+        """
         from distributed import as_completed
 
-        futures = self.client.compute(tasks)
-        index = {future.key: i for i, future in enumerate(futures)}
-        for future in as_completed(futures):
+        window = max(4 * self.workers, 32)
+        pending = iter(enumerate(tasks))
+        index: dict = {}
+        completed = as_completed()
+
+        def submit(count: int) -> None:
+            chunk = [item for _, item in zip(range(count), pending)]
+            if chunk:
+                futures = self.client.compute([task for _, task in chunk])
+                for (i, _), future in zip(chunk, futures):
+                    index[future.key] = i
+                    completed.add(future)
+
+        submit(window)
+        for future in completed:
             result = future.result()
-            on_result(index[future.key], result)
+            on_result(index.pop(future.key), result)
             future.release()
+            if len(index) <= window // 2:
+                submit(window - len(index))
 
     def close(self) -> None:
         """Close what this executor opened; a caller's client stays open."""
