@@ -241,6 +241,16 @@ def run_command(
             err=True,
         )
         sys.exit(EXIT_TERMINATED)
+    except Exception as exc:  # a lost scheduler, a worker killed too often, ...
+        _close_bar(locals().get("state", {}))
+        logging.getLogger(__name__).debug("run failed", exc_info=True)
+        click.echo(
+            f"Error: the run failed ({exc.__class__.__name__}: {exc}); no results "
+            "were written under final names; rerun with --resume to reuse "
+            "finished parts (-vv shows the traceback)",
+            err=True,
+        )
+        sys.exit(1)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -268,8 +278,12 @@ def _print_banner(info: dict, scheduler_file) -> None:
         f"  campaign {info['campaign']}  design {info['design_id']}"
         f"  seed {info['seed']}",
         f"  wells {info['wells']}  plates {info['plates']}  tasks {info['tasks']}",
-        f"  scheduler {scheduler_file or info['scheduler']} ({info['executor']}, "
-        f"{info['workers']} workers)",
+        f"  scheduler {scheduler_file or info['scheduler']}"
+        + (
+            ""
+            if info["executor"] == "synchronous"
+            else f" ({info['executor']}, {info['workers']} workers)"
+        ),
         "  BLAS threads "
         + " ".join(f"{name}={os.environ.get(name, 'unset')}" for name in BLAS_VARIABLES)
         + " (workers pinned to 1)",

@@ -146,24 +146,39 @@ def run_campaign(
     out_dir, parquet, sqlite = output_paths(spec, out, db_path)
     _refuse_existing(out_dir, (parquet, sqlite), overwrite)
 
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     sqlite.parent.mkdir(parents=True, exist_ok=True)
     from thalamus import writers
 
-    with writers.output_lock(out_dir):
-        _refuse_existing(out_dir, (parquet, sqlite), overwrite)
-        options = _Options(
-            client,
-            scheduler,
-            scheduler_file,
-            workers,
-            wells_per_task,
-            resume,
-            dashboard_address,
-            on_start,
-            progress,
-        )
-        return _run_locked(design, out_dir, parquet, sqlite, options, started)
+    options = _Options(
+        client,
+        scheduler,
+        scheduler_file,
+        workers,
+        wells_per_task,
+        resume,
+        dashboard_address,
+        on_start,
+        progress,
+    )
+    try:
+        with writers.output_lock(out_dir):
+            _refuse_existing(out_dir, (parquet, sqlite), overwrite)
+            return _run_locked(design, out_dir, parquet, sqlite, options, started)
+    except BaseException:
+        if created:
+            _remove_if_unused(out_dir)
+        raise
+
+
+def _remove_if_unused(out_dir: Path) -> None:
+    """Remove a directory this run created if it holds only the lock file."""
+    from thalamus.writers import LOCK_NAME
+
+    if {p.name for p in out_dir.iterdir()} <= {LOCK_NAME}:
+        (out_dir / LOCK_NAME).unlink(missing_ok=True)
+        out_dir.rmdir()
 
 
 def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
@@ -202,13 +217,7 @@ def _run_locked(
         "seed": str(spec.seed),
         "model_version": MODEL_VERSION,
     }
-    staging = writers.Staging(out_dir, identity, options.resume)
-    ranges = scheduling.task_ranges(design, options.wells_per_task)
-    done = [options.resume and staging.is_complete(a, b) for a, b in ranges]
-    todo = [r for r, ok in zip(ranges, done) if not ok]
-    if options.resume:
-        logger.info("resuming: %d of %d parts already staged", sum(done), len(ranges))
-
+    # Connect first: an unreachable scheduler must leave nothing behind.
     blas = int(config.get("blas-threads", default=1))
     executor = scheduling.open_executor(
         options.scheduler,
@@ -220,6 +229,12 @@ def _run_locked(
     )
     writer = None
     try:
+        staging = writers.Staging(out_dir, identity, options.resume)
+        ranges = scheduling.task_ranges(design, options.wells_per_task)
+        done = [options.resume and staging.is_complete(a, b) for a, b in ranges]
+        todo = [r for r, ok in zip(ranges, done) if not ok]
+        if options.resume:
+            logger.info("resuming: %d of %d parts staged", sum(done), len(ranges))
         info = {
             "campaign": spec.name,
             "design_id": spec.design_id(),
