@@ -154,8 +154,9 @@ def test_tasks_are_named_by_plate_and_share_one_design_node():
     ranges = scheduling.task_ranges(design, None)
     tasks = scheduling.build_graph(design, ranges)
     keys = [t.key for t in tasks]
-    assert keys[0] == "simulate-A549-D1-A-R1-T12h-0-48"
-    assert keys[-1] == "simulate-HepG2-D2-B-R3-T48h-2256-2304"
+    design_id = design.spec.design_id()
+    assert keys[0] == f"simulate-A549-D1-A-R1-T12h-0-48-{design_id}"
+    assert keys[-1] == f"simulate-HepG2-D2-B-R3-T48h-2256-2304-{design_id}"
     assert len(set(keys)) == 48
 
     graph = {}

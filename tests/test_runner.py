@@ -264,3 +264,49 @@ def test_a_failing_sqlite_write_leaves_no_file_under_a_final_name(
     assert schema.PARQUET_NAME not in left and schema.SQLITE_NAME not in left
     assert schema.MANIFEST_NAME not in left
     assert not [name for name in left if name.endswith(".tmp")]
+
+
+def test_task_keys_differ_between_seeds_so_a_shared_scheduler_never_mixes_them():
+    from thalamus import scheduling
+
+    keys = []
+    for seed in (0, 1):
+        design = build_design(make_spec(seed=seed))
+        ranges = scheduling.task_ranges(design, None)
+        keys.append({t.key for t in scheduling.build_graph(design, ranges)})
+    assert keys[0] and keys[1] and not keys[0] & keys[1]
+
+
+@pytest.mark.parametrize("target", ["manifest.json", schema.PARQUET_NAME])
+def test_db_path_may_not_overwrite_another_output(tmp_path, target):
+    with pytest.raises(ThalamusError, match="give the SQLite mirror a path"):
+        run(CAMPAIGNS / "demo.yaml", tmp_path / "o", db_path=tmp_path / "o" / target)
+    assert not (tmp_path / "o").exists()
+
+
+def test_refused_run_removes_the_folders_it_created(tmp_path):
+    with pytest.raises(ThalamusError, match="is not known"):
+        run(CAMPAIGNS / "demo.yaml", tmp_path / "a" / "b", scheduler="bogus")
+    missing = tmp_path / "nope.json"
+    with pytest.raises(ThalamusError, match="no such file"):
+        run(CAMPAIGNS / "demo.yaml", tmp_path / "c" / "d", scheduler_file=missing)
+    with pytest.raises(ThalamusError, match="is a file, not a directory"):
+        (tmp_path / "afile").write_text("x")
+        run(
+            CAMPAIGNS / "demo.yaml", tmp_path / "e", db_path=tmp_path / "afile" / "x.db"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+@pytest.mark.timeout(60)
+def test_an_error_while_finishing_sqlite_is_raised_not_hung(tmp_path, monkeypatch):
+    from thalamus import writers
+
+    def broken(db, design):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writers, "_finish_sqlite", broken)
+    with pytest.raises(OSError, match="No space left"):
+        run(CAMPAIGNS / "demo.yaml", tmp_path)
+    assert not (tmp_path / schema.SQLITE_NAME).exists()
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -78,7 +78,19 @@ def versions() -> dict:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
+    import sqlite3
+
+    # The SQLite file's header records the library's version: byte-identical
+    # files need the same SQLite (and pyarrow, for Parquet) on both machines.
+    out["sqlite"] = sqlite3.sqlite_version
+    out["model"] = _model_version()
     return out
+
+
+def _model_version() -> str:
+    from thalamus.model.parameters import MODEL_VERSION
+
+    return MODEL_VERSION
 
 
 def run_campaign(
@@ -144,11 +156,14 @@ def run_campaign(
     wells_per_task = wells_per_task or config.get("wells-per-task")
     workers = workers or config.get("workers")
     out_dir, parquet, sqlite = output_paths(spec, out, db_path)
+    _check_paths(out_dir, parquet, sqlite)
     _refuse_existing(out_dir, (parquet, sqlite), overwrite)
+    if client is None:
+        from thalamus.scheduling import check_scheduler
 
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sqlite.parent.mkdir(parents=True, exist_ok=True)
+        check_scheduler(scheduler, scheduler_file)
+
+    created = _make_dirs(out_dir) + _make_dirs(sqlite.parent)
     from thalamus import writers
 
     options = _Options(
@@ -167,18 +182,47 @@ def run_campaign(
             _refuse_existing(out_dir, (parquet, sqlite), overwrite)
             return _run_locked(design, out_dir, parquet, sqlite, options, started)
     except BaseException:
-        if created:
-            _remove_if_unused(out_dir)
+        _remove_if_unused(created)
         raise
 
 
-def _remove_if_unused(out_dir: Path) -> None:
-    """Remove a directory this run created if it holds only the lock file."""
+def _check_paths(out_dir: Path, parquet: Path, sqlite: Path) -> None:
+    """Refuse an SQLite path that would overwrite another output or a folder."""
+    taken = {parquet.resolve(): "the Parquet file"}
+    taken[(out_dir / schema.MANIFEST_NAME).resolve()] = "the manifest"
+    if sqlite.resolve() in taken:
+        raise ThalamusError(
+            f"--db-path {sqlite} is {taken[sqlite.resolve()]}'s path; "
+            "give the SQLite mirror a path of its own"
+        )
+    for path, what in ((out_dir, "--out"), (sqlite, "--db-path")):
+        blocked = next((p for p in (path, *path.parents) if p.is_file()), None)
+        if blocked is not None and not (path == sqlite and blocked == sqlite):
+            raise ThalamusError(
+                f"{what} {path}: {blocked} is a file, not a directory; "
+                "choose another path"
+            )
+    if sqlite.is_dir():
+        raise ThalamusError(f"--db-path {sqlite} is a directory; give a file path")
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; return those created."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_if_unused(created: list[Path]) -> None:
+    """Remove the folders this run created, if they hold only the lock file."""
     from thalamus.writers import LOCK_NAME
 
-    if {p.name for p in out_dir.iterdir()} <= {LOCK_NAME}:
-        (out_dir / LOCK_NAME).unlink(missing_ok=True)
-        out_dir.rmdir()
+    for folder in sorted(set(created), key=lambda p: len(p.parts), reverse=True):
+        if not folder.is_dir():
+            continue
+        if {p.name for p in folder.iterdir()} <= {LOCK_NAME}:
+            (folder / LOCK_NAME).unlink(missing_ok=True)
+            folder.rmdir()
 
 
 def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
@@ -264,6 +308,8 @@ def _run_locked(
         sim_s = time.perf_counter() - sim_started
         digests = writer.close()
         write_s = time.perf_counter() - sim_started - sim_s
+        # An old manifest must never describe the new files.
+        (out_dir / schema.MANIFEST_NAME).unlink(missing_ok=True)
         writer.commit()
     except BaseException:
         if writer is not None:

@@ -18,6 +18,7 @@ import os
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 from thalamus.design import Design
 from thalamus.errors import ThalamusError
@@ -56,9 +57,13 @@ def task_ranges(design: Design, wells_per_task: int | None) -> list[tuple[int, i
 
 
 def task_name(design: Design, start: int, stop: int) -> str:
-    """Readable task key: the plate it simulates and its first well index."""
+    """Readable, unique task key: the plate, the well range and the design.
+
+    The design_id (which folds in the seed) keeps two campaigns that share a
+    scheduler from ever sharing a result.
+    """
     plate = design.plates[start // len(design.layout)]
-    return f"simulate-{plate.plate_id()}-{start}-{stop}"
+    return f"simulate-{plate.plate_id()}-{start}-{stop}-{design.spec.design_id()}"
 
 
 def build_graph(design: Design, ranges: list[tuple[int, int]], design_node=None):
@@ -249,12 +254,36 @@ def open_executor(
     if client is not None:
         return DistributedExecutor(client)
     workers = workers or os.cpu_count() or 1
+    check_scheduler(scheduler, scheduler_file)
     if scheduler_file is not None or scheduler.startswith(("tcp://", "tls://")):
         return _connect(scheduler, scheduler_file)
     if scheduler == "local":
         return _local_cluster(workers, dashboard_address, blas_threads)
-    if scheduler in LOCAL_SCHEDULERS:
-        return LocalExecutor(scheduler, workers, blas_threads)
+    return LocalExecutor(scheduler, workers, blas_threads)
+
+
+def check_scheduler(scheduler: str, scheduler_file=None) -> None:
+    """Refuse an unknown scheduler or a missing scheduler file at once.
+
+    Examples
+    --------
+    >>> check_scheduler("tcp://127.0.0.1:8786")
+    >>> check_scheduler("cluster")
+    Traceback (most recent call last):
+    ...
+    thalamus.errors.ThalamusError: --scheduler 'cluster' is not known; use one \
+of local, synchronous, threads, processes or tcp://host:port
+    """
+    if scheduler_file is not None:
+        if not Path(scheduler_file).is_file():
+            # distributed would wait for the file forever.
+            raise ThalamusError(
+                f"--scheduler-file {scheduler_file}: no such file; start the "
+                "scheduler with `dask scheduler --scheduler-file PATH` first"
+            )
+        return
+    if scheduler in LOCAL_SCHEDULERS or scheduler.startswith(("tcp://", "tls://")):
+        return
     raise ThalamusError(
         f"--scheduler {scheduler!r} is not known; use one of "
         f"{', '.join(LOCAL_SCHEDULERS)} or tcp://host:port"

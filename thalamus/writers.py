@@ -143,7 +143,11 @@ class ResultWriter:
 
         self.design = design
         self.final = {"parquet": parquet_path, "sqlite": sqlite_path}
-        self.tmp = {k: p.with_name(f".{p.name}.tmp") for k, p in self.final.items()}
+        # The process id keeps two runs that share a --db-path apart.
+        self.tmp = {
+            k: p.with_name(f".{p.name}.{os.getpid()}.tmp")
+            for k, p in self.final.items()
+        }
         for path in self.tmp.values():
             path.unlink(missing_ok=True)
         self._parquet = pq.ParquetWriter(
@@ -219,19 +223,20 @@ class _SqliteWriter:
         self.thread.start()
 
     def _work(self) -> None:
-        db = None
+        db, finished = None, False
         try:
             db = _open_sqlite(self.path)
             while (table := self.queue.get()) is not self._DONE:
                 if table is None:  # aborted
                     return
                 _insert_rows(db, table)
+            finished = True  # the end marker is taken: nothing more will come
             _finish_sqlite(db, self.design)
         except BaseException as exc:  # handed to the caller by close()
             self.error = exc
-            item = self.queue.get()
-            while item is not self._DONE and item is not None:
+            while not finished:
                 item = self.queue.get()
+                finished = item is self._DONE or item is None
         finally:
             if db is not None:
                 db.close()
@@ -258,6 +263,7 @@ def _open_sqlite(path: Path):
 
     db = sqlite3.connect(str(path), isolation_level=None)
     # One writer, a temporary file renamed at the end: no journal needed.
+    db.execute("PRAGMA page_size=4096")  # fixed, so files match across builds
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA cache_size=-65536")
