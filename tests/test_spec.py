@@ -203,3 +203,55 @@ def test_plan_prints_counts_and_a_plate_map():
     assert "wells 2304 = 1920 experimental + 384 sentinel" in result.output
     assert "plates 48" in result.output and "tasks 48" in result.output
     assert "*DMSO:0" in result.output and "A549-D1-A-R1-T12h" in result.output
+
+
+@pytest.mark.parametrize("value", [[96], {"a": 1}, "96", 95])
+def test_plate_format_must_be_96_or_384(value):
+    assert "use 96 or 384" in refused("not a plate format", plate_format=value)
+
+
+def test_enormous_numbers_are_refused_not_crashed():
+    assert "too large" in refused("too large", dose_levels=[0, 10**400])
+    assert "overflows" in refused("overflows", dose_levels=[0, 1.0e307])
+    assert "too large" in refused("too large", model={"plate_cv": 10**400})
+
+
+def test_non_ascii_digits_in_a_well_name_are_refused():
+    message = refused(
+        "not a well", sentinels=[{"compound": "DMSO", "dose_uM": 0, "wells": ["A²"]}]
+    )
+    assert "sentinels[0].wells[0]" in message
+
+
+def test_huge_designs_are_refused_before_building_plates():
+    message = refused("more than the 20,000,000", replicates=4_000_000_000 - 1)
+    assert "key 'replicates'" in message
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text((CAMPAIGNS / "demo.yaml").read_text() + "seed: 5\n")
+    with pytest.raises(SpecError, match="'seed' is given twice"):
+        load_spec(path)
+
+
+def test_timepoints_that_print_alike_are_refused():
+    message = refused("both print as 12 h", timepoints_h=[12, 12.000001])
+    assert "timepoints_h[1]" in message
+
+
+def test_negative_zero_dose_becomes_zero():
+    spec = make_spec(compounds=["tBHQ"], dose_levels=None, doses_uM={"tBHQ": [-0.0]})
+    assert str(spec.doses[0][0][0]) == "0.0"
+
+
+def test_exponent_without_dot_gets_a_hint(tmp_path):
+    path = tmp_path / "e.yaml"
+    text = (CAMPAIGNS / "demo.yaml").read_text().replace("[0, 10]", "[0, 1e-3]", 1)
+    path.write_text(text)
+    with pytest.raises(SpecError, match="write it with a dot"):
+        load_spec(path)
+
+
+def test_spreads_above_one_are_refused():
+    assert "at most 1" in refused("above 1", model={"well_cv": 5})

@@ -87,7 +87,17 @@ class Design:
 
 def build_design(spec: CampaignSpec) -> Design:
     """Place sentinels and experimental wells and list the plates."""
-    return Design(spec, _layout(spec), _plates(spec))
+    plates = _plates(spec)
+    names = [p.plate_id() for p in plates]
+    if len(set(names)) != len(names):
+        from thalamus.errors import SpecError
+
+        twice = next(n for n in names if names.count(n) > 1)
+        raise SpecError(
+            f"{spec.source}: key 'operators': two plates would both be named "
+            f"{twice}; use operator names without '-'"
+        )
+    return Design(spec, _layout(spec), plates)
 
 
 def _layout(spec: CampaignSpec) -> Layout:

@@ -11,12 +11,20 @@ import difflib
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
+
+import yaml
 
 from thalamus.errors import SpecError
 from thalamus.model import parameters as P
 
 PLATE_FORMATS = {96: (8, 12), 384: (16, 24)}
+
+#: Refused above this many wells: far beyond any screen, and a typo's mark.
+MAX_WELLS = 20_000_000
+
+_WELL = re.compile(r"[A-Za-z][0-9]{1,2}")
 
 _TOP_KEYS = (
     "name",
@@ -112,7 +120,7 @@ def parse_well(text, plate_format: int) -> tuple[int, int] | None:
     ((1, 2), None)
     """
     rows, cols = PLATE_FORMATS[plate_format]
-    if not isinstance(text, str) or len(text) < 2 or not text[1:].isdigit():
+    if not isinstance(text, str) or not _WELL.fullmatch(text):
         return None
     row, col = ord(text[0].upper()) - ord("A"), int(text[1:]) - 1
     return (row, col) if 0 <= row < rows and 0 <= col < cols else None
@@ -128,8 +136,6 @@ def load_spec(path, seed=None) -> CampaignSpec:
     seed : int, optional
         Overrides the spec's ``seed``.
     """
-    import yaml
-
     source = str(path)
     try:
         text = Path(path).read_text()
@@ -140,14 +146,14 @@ def load_spec(path, seed=None) -> CampaignSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{source}: cannot read ({exc.__class__.__name__})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise SpecError(
             f"{source}: not valid YAML{where} ({problem}); "
-            "fix the syntax (tags such as !!python are not allowed)"
+            "fix the YAML (each key once; tags such as !!python are not allowed)"
         ) from None
     spec = spec_from_dict(data, source)
     return spec if seed is None else spec.with_seed(seed)
@@ -183,6 +189,7 @@ def spec_from_dict(data, source: str = "<dict>") -> CampaignSpec:
         model=_model(data.get("model"), source),
         source=source,
     )
+    _check_timepoint_labels(spec.timepoints_h, source)
     _check_capacity(spec)
     return spec
 
@@ -221,7 +228,11 @@ def _check_seed(value, source: str, key: str) -> int:
 
 
 def _check_format(value, source: str) -> int:
-    if value not in PLATE_FORMATS or isinstance(value, bool):
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value not in PLATE_FORMATS
+    ):
         _fail(
             source, "plate_format", f"{value!r} is not a plate format", "use 96 or 384"
         )
@@ -281,15 +292,33 @@ def _operator_names(data: dict, source: str) -> tuple:
     return tuple(values)
 
 
-def _check_dose(value, key: str, source: str) -> float:
-    fix = "doses must be finite numbers >= 0"
+def _check_number(value, key: str, source: str, fix: str) -> float:
+    """A finite number >= 0 as a float (-0.0 becomes 0.0)."""
     if not _is_number(value):
+        if isinstance(value, str) and _looks_numeric(value):
+            fix = f"YAML reads {value!r} as text: write it with a dot, e.g. 1.0e-3"
         _fail(source, key, f"{value!r} is not a number", fix)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        _fail(source, key, f"{str(value)[:20]}... is too large", fix)
+    if not math.isfinite(number):
         _fail(source, key, f"{value!r} is not finite", fix)
-    if value < 0:
+    if number < 0:
         _fail(source, key, f"{value!r} is negative", fix)
-    return float(value)
+    return number + 0.0
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_dose(value, key: str, source: str) -> float:
+    return _check_number(value, key, source, "doses must be finite numbers >= 0")
 
 
 def _numbers(
@@ -356,9 +385,18 @@ def _doses(data: dict, compounds: tuple, source: str) -> tuple:
         )
     if has_levels:
         levels = _numbers(data, "dose_levels", source)
-        return tuple(
+        doses = tuple(
             tuple((level * _base_ec50(c), level) for level in levels) for c in compounds
         )
+        for i, level in enumerate(levels):
+            if not all(math.isfinite(d[i][0]) for d in doses):
+                _fail(
+                    source,
+                    f"dose_levels[{i}]",
+                    f"{level!r} x EC50 overflows",
+                    "use a realistic dose level",
+                )
+        return doses
     table = data["doses_uM"]
     if not isinstance(table, dict):
         _fail(source, "doses_uM", "is not a mapping", "write doses_uM: {tBHQ: [0, 10]}")
@@ -465,7 +503,14 @@ def _model(overrides, source: str) -> P.ModelParameters:
                 f"give {size} numbers",
             )
         for item in values:
-            _check_dose(item, path, source)
+            _check_number(item, path, source, "give a finite number >= 0")
+        if (key.endswith("_cv") or key == "ic50_log_sd") and value > 1:
+            _fail(
+                source,
+                path,
+                f"{value} is above 1",
+                "a spread this wide makes signals negative; give at most 1",
+            )
         if key in ("failure_rate", "seeding_stress", "edge_factor") and value > 1:
             _fail(source, path, f"{value} is above 1", "give a fraction from 0 to 1")
         if key == "failure_weights" and sum(value) <= 0:
@@ -497,3 +542,43 @@ def _check_capacity(spec: CampaignSpec) -> None:
             f"after {used} sentinel wells; use plate_format: 384, fewer compounds "
             "or doses, or fewer sentinels"
         )
+    plates = (
+        len(spec.days) * len(spec.operators) * spec.replicates
+        * len(spec.timepoints_h) * len(spec.cell_lines)
+    )  # fmt: skip
+    if plates * (needed + used) > MAX_WELLS:
+        raise SpecError(
+            f"{spec.source}: key 'replicates': the design has "
+            f"{plates * (needed + used):,} wells on {plates:,} plates, more than "
+            f"the {MAX_WELLS:,} thalamus runs at once; split it into campaigns"
+        )
+
+
+def _check_timepoint_labels(timepoints: tuple, source: str) -> None:
+    """Refuse timepoints that would give two plates the same plate_id."""
+    seen: dict = {}
+    for i, value in enumerate(timepoints):
+        label = f"{value:g}"
+        if label in seen:
+            _fail(
+                source,
+                f"timepoints_h[{i}]",
+                f"{value!r} and {seen[label]!r} both print as {label} h",
+                "use timepoints that differ in their first 6 significant digits",
+            )
+        seen[label] = value
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe YAML loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)

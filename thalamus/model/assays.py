@@ -96,7 +96,8 @@ def measure(
     biological = np.clip(biological, baseline * T.FLOOR, baseline * T.CEILING)
 
     edge = np.where(is_edge, params.edge_factor, 1.0)
-    technical = plate_factor * (1.0 + params.well_cv * z_well) * edge
+    # A factor below zero would mean negative light: it cannot happen.
+    technical = np.maximum(plate_factor * (1.0 + params.well_cv * z_well) * edge, 0.0)
     morphology = biological * technical[:, None]
 
     failed = failure_kind != NO_FAILURE
