@@ -184,3 +184,37 @@ def test_worker_side_modules_import_without_the_writers_stack():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.timeout(40)
+def test_a_tcp_server_that_is_not_dask_is_refused_within_15_s(tmp_path):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+
+    def accept_and_stay_silent():
+        try:
+            accepted.append(server.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept_and_stay_silent, daemon=True).start()
+    port = server.getsockname()[1]
+    started = time.monotonic()
+    try:
+        done = P.run_cli(
+            BENCHMARK, "--scheduler", f"tcp://127.0.0.1:{port}", "--out", tmp_path / "x"
+        )
+    finally:
+        for connection in accepted:
+            connection.close()
+        server.close()
+    assert time.monotonic() - started < 15
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().startswith("Error: cannot reach the Dask scheduler")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()

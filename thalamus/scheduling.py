@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -299,19 +300,33 @@ def _connect(address: str, scheduler_file) -> DistributedExecutor:
     timeout = float(config.get("connect-timeout", default=10))
     target = f"scheduler file {scheduler_file}" if scheduler_file else address
     started = time.monotonic()
-    try:
-        with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
-            if scheduler_file is not None:
-                client = Client(scheduler_file=str(scheduler_file), timeout=timeout)
-            else:
-                client = Client(address, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
-        waited = time.monotonic() - started
-        raise ThalamusError(
-            f"cannot reach the Dask scheduler at {target} after {waited:.0f} s "
-            f"({exc.__class__.__name__}); check that it is running and the address"
-        ) from None
-    return DistributedExecutor(client, owns_client=True)
+    outcome: dict = {}
+
+    def connect() -> None:
+        try:
+            with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
+                if scheduler_file is not None:
+                    outcome["client"] = Client(
+                        scheduler_file=str(scheduler_file), timeout=timeout
+                    )
+                else:
+                    outcome["client"] = Client(address, timeout=timeout)
+        except BaseException as exc:  # reported below, in the caller's thread
+            outcome["error"] = exc
+
+    # Something that accepts TCP but never completes Dask's handshake would
+    # make Client() wait forever: give it a deadline of our own.
+    thread = threading.Thread(target=connect, name="thalamus-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 2.0)
+    waited = time.monotonic() - started
+    if "client" in outcome:
+        return DistributedExecutor(outcome["client"], owns_client=True)
+    reason = outcome["error"].__class__.__name__ if "error" in outcome else "no answer"
+    raise ThalamusError(
+        f"cannot reach the Dask scheduler at {target} after {waited:.0f} s ({reason}); "
+        "check that a Dask scheduler is running there and the address"
+    )
 
 
 def _local_cluster(workers: int, dashboard_address, blas_threads: int):
