@@ -209,7 +209,14 @@ def _check_paths(out_dir: Path, parquet: Path, sqlite: Path) -> None:
 def _make_dirs(path: Path) -> list[Path]:
     """Create ``path`` and its missing parents; return those created."""
     missing = [p for p in (path, *path.parents) if not p.exists()]
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _remove_if_unused(missing)
+        raise ThalamusError(
+            f"{path}: cannot create this folder ({exc.strerror or exc}); "
+            "choose another --out or --db-path"
+        ) from None
     return missing
 
 
@@ -228,9 +235,10 @@ def _remove_if_unused(created: list[Path]) -> None:
 def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
     existing = [p for p in (*paths, out_dir / schema.MANIFEST_NAME) if p.exists()]
     if existing and not overwrite:
+        option = "--db-path" if existing[0] == paths[-1] else "--out"
         raise ThalamusError(
             f"{existing[0]} already exists; pass --overwrite to replace it or "
-            "choose another --out"
+            f"choose another {option}"
         )
 
 
@@ -321,6 +329,8 @@ def _run_locked(
     wall = time.perf_counter() - started
     manifest = _manifest(design, info, digests, parquet, sqlite, wall, sim_s, write_s)
     writers.write_manifest(out_dir / schema.MANIFEST_NAME, manifest)
+    # Done: the lock file goes too (the lock itself is held until we return).
+    (out_dir / writers.LOCK_NAME).unlink(missing_ok=True)
     logger.info("campaign %s: %d wells in %.2f s", spec.name, design.n_wells, wall)
     return RunResult(
         out_dir=out_dir,

@@ -25,6 +25,8 @@ PLATE_FORMATS = {96: (8, 12), 384: (16, 24)}
 MAX_WELLS = 20_000_000
 
 _WELL = re.compile(r"[A-Za-z][0-9]{1,2}")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_OPERATOR = re.compile(r"[A-Za-z0-9_.]{1,32}")
 
 _TOP_KEYS = (
     "name",
@@ -217,6 +219,8 @@ def _check_seed(value, source: str, key: str) -> int:
     if value is None:
         _fail(source, key, "is empty (null)", fix)
     if not _is_number(value):
+        if isinstance(value, str) and _looks_numeric(value):
+            fix = f"YAML reads {value!r} as text: write the digits, e.g. 1000"
         _fail(source, key, f"{value!r} is not a number", fix)
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
@@ -243,9 +247,12 @@ def _name(data: dict, source: str) -> str:
     value = data["name"]
     if not isinstance(value, str) or not value.strip():
         _fail(source, "name", f"{value!r} is not a name", "give a non-empty string")
-    if any(ch in value for ch in "/\\\0"):
+    if not _SAFE_NAME.fullmatch(value):
         _fail(
-            source, "name", f"{value!r} contains a path separator", "use a plain name"
+            source,
+            "name",
+            f"{value[:40]!r} is not a plain name (it names the output folder)",
+            "use up to 100 letters, digits, '.', '_' or '-'",
         )
     return value
 
@@ -286,8 +293,13 @@ def _names(data: dict, key: str, valid: tuple, source: str) -> tuple:
 def _operator_names(data: dict, source: str) -> tuple:
     values = _list(data, "operators", source)
     for i, value in enumerate(values):
-        if not isinstance(value, str) or not value.strip():
-            _fail(source, f"operators[{i}]", f"{value!r} is not a name", "use a string")
+        if not isinstance(value, str) or not _OPERATOR.fullmatch(value):
+            _fail(
+                source,
+                f"operators[{i}]",
+                f"{value!r} is not an operator name (it is part of plate names)",
+                "use up to 32 letters, digits, '.' or '_'",
+            )
     _unique(values, "operators", source)
     return tuple(values)
 
@@ -326,9 +338,13 @@ def _numbers(
 ) -> tuple:
     label = label or key
     values = _list(data, key, source, label)
+    what = "timepoints must be finite numbers > 0" if positive else None
     out = []
     for i, value in enumerate(values):
-        number = _check_dose(value, f"{label}[{i}]", source)
+        if what:
+            number = _check_number(value, f"{label}[{i}]", source, what)
+        else:
+            number = _check_dose(value, f"{label}[{i}]", source)
         if positive and number <= 0:
             _fail(
                 source, f"{label}[{i}]", f"{value!r} is not positive", "use a value > 0"

@@ -52,7 +52,13 @@ def sha256_file(path) -> str:
 def output_lock(out_dir: Path):
     """Hold an exclusive lock on ``out_dir`` or refuse at once."""
     path = out_dir / LOCK_NAME
-    handle = open(path, "a")
+    try:
+        handle = open(path, "a")
+    except OSError as exc:
+        raise ThalamusError(
+            f"{out_dir}: cannot write here ({exc.strerror or exc}); "
+            "choose another --out"
+        ) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
