@@ -215,7 +215,7 @@ def test_cli_run_prints_banner_and_summary(tmp_path):
     assert result.exit_code == 0, result.output
     assert "campaign demo" in result.output and "seed 0" in result.output
     assert "numpy" in result.output and "BLAS threads" in result.output
-    assert "done: 4 wells on 1 plates" in result.output
+    assert "done: 4 wells on 1 plate in" in result.output
     assert (out / schema.PARQUET_NAME).exists() and (out / schema.SQLITE_NAME).exists()
     assert not (out / ".staging").exists()
 

@@ -39,9 +39,11 @@ def _configure_logging(verbose: int) -> None:
         # distributed sets its loggers' levels from dask.config when imported.
         import dask.config
 
-        dask.config.set({f"logging.{name}": "error" for name in _QUIET_LOGGERS})
+        # Their errors during an interrupt or a lost worker are noise here:
+        # thalamus reports the outcome itself, in one line.
+        dask.config.set({f"logging.{name}": "critical" for name in _QUIET_LOGGERS})
         for name in _QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _fail(exc) -> None:
@@ -62,7 +64,27 @@ def _seed_option(value):
     return seed
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """A click group whose usage errors are one line: ``Error: ...``, exit 2."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        extra.pop("standalone_mode", None)
+        try:
+            return super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "thalamus"
+            click.echo(
+                f"Error: {exc.format_message()} (see '{command} --help')", err=True
+            )
+            sys.exit(2)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(EXIT_INTERRUPT)
+
+
+@click.group(
+    cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(thalamus.__version__, prog_name="thalamus")
 @click.option(
     "-v", "--verbose", count=True, help="More log output (-v INFO, -vv DEBUG)."
@@ -187,7 +209,7 @@ def run_command(
 
         def on_start(info):
             _print_banner(info, scheduler_file)
-            if not no_progress:
+            if not no_progress and sys.stderr.isatty():
                 state["bar"] = click.progressbar(
                     length=info["wells"],
                     label="wells",
@@ -284,9 +306,9 @@ def _print_banner(info: dict, scheduler_file) -> None:
             if info["executor"] == "synchronous"
             else f" ({info['executor']}, {info['workers']} workers)"
         ),
-        "  BLAS threads "
+        "  BLAS threads here: "
         + " ".join(f"{name}={os.environ.get(name, 'unset')}" for name in BLAS_VARIABLES)
-        + " (workers pinned to 1)",
+        + f"; {_worker_blas(info)}",
         f"  parquet {info['parquet']}",
         f"  sqlite  {info['sqlite']}",
     ]
@@ -297,9 +319,19 @@ def _print_banner(info: dict, scheduler_file) -> None:
     click.echo("\n".join(lines))
 
 
+def _worker_blas(info: dict) -> str:
+    """Where the BLAS pinning of the workers comes from, for the banner."""
+    if info["executor"] in ("synchronous", "threads"):
+        return "tasks run in this process"
+    if info["scheduler"] in ("local", "processes"):
+        return "worker processes pinned to 1 thread"
+    return "workers as configured by their cluster (thalamus doctor reports them)"
+
+
 def _print_summary(result, wall: float) -> None:
+    plates = f"{result.n_plates} plate{'s' if result.n_plates != 1 else ''}"
     click.echo(
-        f"done: {result.n_wells} wells on {result.n_plates} plates in {wall:.2f} s "
+        f"done: {result.n_wells} wells on {plates} in {wall:.2f} s "
         f"({result.n_wells / wall:,.0f} wells/s)\n"
         f"  {result.parquet}\n  {result.sqlite}\n  {result.manifest}"
     )
