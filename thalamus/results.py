@@ -52,8 +52,8 @@ def load(run_dir):
     parquet = run_dir / PARQUET_NAME
     if not parquet.is_file():
         raise ThalamusError(
-            f"{run_dir} holds no {PARQUET_NAME}; pass the --out directory of a "
-            "finished run, e.g. thalamus.load('runs/benchmark-seed0')"
+            f"{run_dir} holds no {PARQUET_NAME}; give the output directory of a "
+            "finished run, such as runs/benchmark-seed0"
         )
     logger.debug("reading %s", parquet)
     df = pd.read_parquet(parquet)
