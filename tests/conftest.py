@@ -50,3 +50,16 @@ def make_design(**changes):
 def quiet_model():
     """Spec ``model`` overrides that switch every source of randomness off."""
     return dict(NO_VARIABILITY)
+
+
+@pytest.fixture(scope="session")
+def benchmark_run(tmp_path_factory):
+    """The benchmark campaign, seed 0, run once for every test that reads it.
+
+    Tests must not modify the files in it (copy them to change them).
+    """
+    from thalamus.runner import run_campaign
+
+    out = tmp_path_factory.mktemp("bench")
+    run_campaign(CAMPAIGNS / "benchmark.yaml", out=out, scheduler="synchronous")
+    return out

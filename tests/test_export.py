@@ -9,12 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import CAMPAIGNS
 from thalamus.cli import main
 from thalamus.errors import ThalamusError
 from thalamus.export import PROFILES_NAME, export
 from thalamus.results import load
-from thalamus.runner import run_campaign
 
 FEATURES = {
     "Cells_Intensity_MeanIntensity_DNA": "morph_nucleus",
@@ -23,13 +21,6 @@ FEATURES = {
     "Cells_Intensity_MeanIntensity_Mito": "morph_mito",
     "Cells_Intensity_MeanIntensity_RNA": "morph_rna",
 }
-
-
-@pytest.fixture(scope="module")
-def benchmark_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    run_campaign(CAMPAIGNS / "benchmark.yaml", out=out, scheduler="synchronous")
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def benchmark_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    run_campaign(CAMPAIGNS / "benchmark.yaml", out=out, scheduler="synchronous")
-    return out
-
-
-@pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     run_campaign(CAMPAIGNS / "demo.yaml", out=out, scheduler="synchronous")

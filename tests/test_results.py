@@ -10,22 +10,13 @@ import pandas as pd
 import pytest
 
 import thalamus
-from tests.conftest import CAMPAIGNS
 from thalamus import schema
 from thalamus.errors import ThalamusError
-from thalamus.runner import run_campaign
 
 NAME_COLUMNS = (
     "design_id", "plate_id", "well_id", "cell_line", "compound", "operator",
     "death_mode", "failure_mode",
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def benchmark_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    run_campaign(CAMPAIGNS / "benchmark.yaml", out=out, scheduler="synchronous")
-    return out
 
 
 def test_load_matches_sqlite_mirror(benchmark_run):
