@@ -86,3 +86,14 @@ def test_export_to_a_chosen_file_and_bad_format(benchmark_run, tmp_path):
         export(benchmark_run, "csv")
     result = CliRunner().invoke(main, ["export", str(benchmark_run), "--format", "csv"])
     assert result.exit_code == 2
+
+
+def test_export_never_writes_over_the_runs_results(benchmark_run):
+    results = benchmark_run / "cell_thalamus_results.parquet"
+    before = results.read_bytes()
+    result = CliRunner().invoke(
+        main, ["export", str(benchmark_run), "--out", str(results)]
+    )
+    assert result.exit_code == 2
+    assert "already exists" in result.output
+    assert results.read_bytes() == before

@@ -412,6 +412,13 @@ def report_command(run_dir: str, out: str | None) -> None:
         report = write_report(run_dir, out)
     except ThalamusError as exc:
         _fail(exc)
+    except OSError as exc:
+        _fail(
+            ThalamusError(
+                f"{exc.filename or out}: cannot write the report "
+                f"({exc.strerror or exc}); choose another --out"
+            )
+        )
     click.echo(
         f"report: {len(report.figures)} figures in {report.seconds:.1f} s\n"
         f"  {report.index}"

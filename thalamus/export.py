@@ -10,6 +10,7 @@ so that feature inference by compartment prefix finds them.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from thalamus.errors import ThalamusError
@@ -102,9 +103,34 @@ def export(run_dir, fmt: str = "profiles", out=None) -> Path:
         raise ThalamusError(
             f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}"
         )
+    default = Path(run_dir) / PROFILES_NAME
+    path = Path(out) if out is not None else default
+    _check_target(path, default)
     table = profiles(load(run_dir))
-    path = Path(out) if out is not None else Path(run_dir) / PROFILES_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(path, index=False)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ThalamusError(
+            f"{path}: cannot write ({exc.strerror or exc}); choose another --out"
+        ) from None
     logger.info("wrote %d profiles to %s", len(table), path)
     return path
+
+
+def _check_target(path: Path, default: Path) -> None:
+    """Refuse to write over anything but an earlier export at the default path."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ThalamusError(
+            f"--out {path}: cannot create {path.parent} ({exc.strerror or exc}); "
+            "choose another --out"
+        ) from None
+    if path.exists() and path.resolve() != default.resolve():
+        raise ThalamusError(
+            f"--out {path} already exists; export writes only new files "
+            "(or the default RUN_DIR/" + PROFILES_NAME + ")"
+        )
