@@ -8,12 +8,15 @@ renames them into place only when everything succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import platform
+import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -156,12 +159,20 @@ def run_campaign(
     wells_per_task = wells_per_task or config.get("wells-per-task")
     workers = workers or config.get("workers")
     out_dir, parquet, sqlite = output_paths(spec, out, db_path)
-    _check_paths(out_dir, parquet, sqlite)
-    _refuse_existing(out_dir, (parquet, sqlite), overwrite)
+    try:
+        _check_paths(out_dir, parquet, sqlite)
+        _refuse_existing(out_dir, (parquet, sqlite), overwrite)
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ThalamusError(
+            f"{exc.filename or out_dir}: unusable output path "
+            f"({exc.strerror or exc}); choose another --out or --db-path"
+        ) from None
     if client is None:
-        from thalamus.scheduling import check_scheduler
+        from thalamus.scheduling import check_scheduler, check_workers
 
         check_scheduler(scheduler, scheduler_file)
+        check_workers(scheduler, workers)
+        check_dashboard_address(dashboard_address)
 
     created = _make_dirs(out_dir) + _make_dirs(sqlite.parent)
     from thalamus import writers
@@ -178,7 +189,11 @@ def run_campaign(
         progress,
     )
     try:
-        with writers.output_lock(out_dir):
+        with contextlib.ExitStack() as locks:
+            locks.enter_context(writers.output_lock(out_dir))
+            if sqlite.parent.resolve() != out_dir.resolve():
+                # A --db-path elsewhere is locked too: two runs must not share it.
+                locks.enter_context(writers.output_lock(sqlite.parent, sqlite.name))
             _refuse_existing(out_dir, (parquet, sqlite), overwrite)
             return _run_locked(design, out_dir, parquet, sqlite, options, started)
     except BaseException:
@@ -194,6 +209,12 @@ def _check_paths(out_dir: Path, parquet: Path, sqlite: Path) -> None:
         raise ThalamusError(
             f"--db-path {sqlite} is {taken[sqlite.resolve()]}'s path; "
             "give the SQLite mirror a path of its own"
+        )
+    staging = (out_dir / ".staging").resolve()
+    if staging == sqlite.resolve().parent or staging in sqlite.resolve().parents:
+        raise ThalamusError(
+            f"--db-path {sqlite} is inside the staging folder, which is removed "
+            "after the run; choose another path"
         )
     for path, what in ((out_dir, "--out"), (sqlite, "--db-path")):
         blocked = next((p for p in (path, *path.parents) if p.is_file()), None)
@@ -232,13 +253,50 @@ def _remove_if_unused(created: list[Path]) -> None:
             folder.rmdir()
 
 
+#: How each output file starts; --overwrite replaces only files that do.
+_MAGIC = {".parquet": b"PAR1", ".json": b"{"}
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
     existing = [p for p in (*paths, out_dir / schema.MANIFEST_NAME) if p.exists()]
-    if existing and not overwrite:
-        option = "--db-path" if existing[0] == paths[-1] else "--out"
+    if not existing:
+        return
+    option = "--db-path" if existing[0] == paths[-1] else "--out"
+    if not overwrite:
         raise ThalamusError(
             f"{existing[0]} already exists; pass --overwrite to replace it or "
             f"choose another {option}"
+        )
+    for path in existing:
+        magic = _MAGIC.get(path.suffix, _SQLITE_MAGIC)
+        if not path.is_file() or not _starts_with(path, magic):
+            raise ThalamusError(
+                f"{path} exists and is not a thalamus result; --overwrite replaces "
+                f"only earlier results: move it or choose another {option}"
+            )
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(magic)) == magic
+
+
+def check_dashboard_address(address: str | None) -> None:
+    """Refuse a dashboard address that is not ``host:port`` with a valid port.
+
+    Examples
+    --------
+    >>> check_dashboard_address("127.0.0.1:0")
+    >>> check_dashboard_address(":8787")
+    """
+    if address is None:
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isascii() or not port.isdigit() or int(port) > 65535:
+        raise ThalamusError(
+            f"--dashboard-address {address!r}: give host:port with a port from 0 "
+            "to 65535, e.g. 127.0.0.1:8787 (0 picks a free port)"
         )
 
 
@@ -316,9 +374,16 @@ def _run_locked(
         sim_s = time.perf_counter() - sim_started
         digests = writer.close()
         write_s = time.perf_counter() - sim_started - sim_s
-        # An old manifest must never describe the new files.
-        (out_dir / schema.MANIFEST_NAME).unlink(missing_ok=True)
-        writer.commit()
+        wall = time.perf_counter() - started
+        manifest = _manifest(
+            design, info, digests, parquet, sqlite, wall, sim_s, write_s
+        )
+        with _uninterruptible():
+            # An old manifest must never describe the new files, and the new
+            # files never stand without their manifest.
+            (out_dir / schema.MANIFEST_NAME).unlink(missing_ok=True)
+            writer.commit()
+            writers.write_manifest(out_dir / schema.MANIFEST_NAME, manifest)
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -326,11 +391,6 @@ def _run_locked(
     finally:
         executor.close()
     staging.remove()
-    wall = time.perf_counter() - started
-    manifest = _manifest(design, info, digests, parquet, sqlite, wall, sim_s, write_s)
-    writers.write_manifest(out_dir / schema.MANIFEST_NAME, manifest)
-    # Done: the lock file goes too (the lock itself is held until we return).
-    (out_dir / writers.LOCK_NAME).unlink(missing_ok=True)
     logger.info("campaign %s: %d wells in %.2f s", spec.name, design.n_wells, wall)
     return RunResult(
         out_dir=out_dir,
@@ -345,6 +405,27 @@ def _run_locked(
         workers=executor.workers,
         dashboard_link=executor.dashboard_link,
     )
+
+
+@contextlib.contextmanager
+def _uninterruptible():
+    """Ignore Ctrl-C and SIGTERM for the few milliseconds of renaming files.
+
+    A signal arriving then is dropped: the run completes and reports so.
+    Only the main thread can change signal handlers; elsewhere this does
+    nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for number in saved:
+        signal.signal(number, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
 
 
 class _OrderedFeeder:

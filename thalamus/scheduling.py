@@ -263,6 +263,21 @@ def open_executor(
     return LocalExecutor(scheduler, workers, blas_threads)
 
 
+def check_workers(scheduler: str, workers: int | None) -> None:
+    """Refuse more local workers than 4 per core: never faster, and costly.
+
+    Examples
+    --------
+    >>> check_workers("local", 2)
+    """
+    cores = os.cpu_count() or 1
+    if workers is not None and scheduler in LOCAL_SCHEDULERS and workers > 4 * cores:
+        raise ThalamusError(
+            f"--workers {workers} is more than 4 per core on this {cores}-core "
+            f"machine; use at most {4 * cores} (default: one per core)"
+        )
+
+
 def check_scheduler(scheduler: str, scheduler_file=None) -> None:
     """Refuse an unknown scheduler or a missing scheduler file at once.
 
@@ -322,7 +337,13 @@ def _connect(address: str, scheduler_file) -> DistributedExecutor:
     waited = time.monotonic() - started
     if "client" in outcome:
         return DistributedExecutor(outcome["client"], owns_client=True)
-    reason = outcome["error"].__class__.__name__ if "error" in outcome else "no answer"
+    error = outcome.get("error")
+    if error is None:
+        reason = "no answer"
+    elif isinstance(error, (OSError, TimeoutError)):
+        reason = error.__class__.__name__
+    else:  # garbage in the handshake: something else is listening there
+        reason = f"it did not answer as a Dask scheduler: {error.__class__.__name__}"
     raise ThalamusError(
         f"cannot reach the Dask scheduler at {target} after {waited:.0f} s ({reason}); "
         "check that a Dask scheduler is running there and the address"

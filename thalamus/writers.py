@@ -49,9 +49,9 @@ def sha256_file(path) -> str:
 
 
 @contextlib.contextmanager
-def output_lock(out_dir: Path):
-    """Hold an exclusive lock on ``out_dir`` or refuse at once."""
-    path = out_dir / LOCK_NAME
+def output_lock(out_dir: Path, name: str | None = None):
+    """Hold an exclusive lock on ``out_dir`` (or on file ``name`` in it)."""
+    path = out_dir / (LOCK_NAME if name is None else f".{name}.lock")
     try:
         handle = open(path, "a")
     except OSError as exc:
@@ -69,6 +69,8 @@ def output_lock(out_dir: Path):
         ) from None
     try:
         yield
+        # Finished: drop the lock file while still holding the lock.
+        path.unlink(missing_ok=True)
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
