@@ -212,7 +212,11 @@ def test_plate_format_must_be_96_or_384(value):
 
 def test_enormous_numbers_are_refused_not_crashed():
     assert "too large" in refused("too large", dose_levels=[0, 10**400])
-    assert "overflows" in refused("overflows", dose_levels=[0, 1.0e307])
+    assert "at most 1e6" in refused("above 1 M", dose_levels=[0, 1.0e307])
+    message = refused(
+        "x EC50 is above 1 M", compounds=["two_deoxy_d_glucose"], dose_levels=[0, 5000]
+    )
+    assert "dose_levels[1]" in message
     assert "too large" in refused("too large", model={"plate_cv": 10**400})
 
 
@@ -249,7 +253,7 @@ def test_exponent_without_dot_gets_a_hint(tmp_path):
     path = tmp_path / "e.yaml"
     text = (CAMPAIGNS / "demo.yaml").read_text().replace("[0, 10]", "[0, 1e-3]", 1)
     path.write_text(text)
-    with pytest.raises(SpecError, match="write it with a dot"):
+    with pytest.raises(SpecError, match="signed exponent"):
         load_spec(path)
 
 

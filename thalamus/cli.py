@@ -55,13 +55,11 @@ def _seed_option(value):
     """click callback: a seed must be a whole number >= 0."""
     if value is None:
         return None
-    try:
-        seed = int(value, 10)
-    except ValueError:
-        seed = None
-    if seed is None or seed < 0:
-        raise click.BadParameter(f"{value!r} is not a whole number >= 0, e.g. --seed 0")
-    return seed
+    if not (value.isascii() and value.isdigit()) or int(value) >= 2**128:
+        raise click.BadParameter(
+            f"{value!r} is not a whole number >= 0 below 2**128, e.g. --seed 0"
+        )
+    return int(value)
 
 
 class _OneLineErrors(click.Group):
@@ -198,6 +196,15 @@ def run_command(
     from thalamus.errors import ThalamusError
     from thalamus.runner import run_campaign
 
+    if scheduler is not None and not scheduler.strip():
+        _fail(
+            ThalamusError(
+                "--scheduler is empty; give local, synchronous, "
+                "threads, processes or tcp://host:port"
+            )
+        )
+    if scheduler is not None and scheduler_file is not None:
+        _fail(ThalamusError("give either --scheduler or --scheduler-file, not both"))
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     bar = None
     started = time.perf_counter()

@@ -228,6 +228,8 @@ def _check_seed(value, source: str, key: str) -> int:
         _fail(source, key, f"{value!r} is a float", f"write it as {int(value)}")
     if value < 0:
         _fail(source, key, f"{value} is negative", fix)
+    if value >= 2**128:
+        _fail(source, key, "is larger than 128 bits", "use a seed below 2**128")
     return int(value)
 
 
@@ -308,7 +310,10 @@ def _check_number(value, key: str, source: str, fix: str) -> float:
     """A finite number >= 0 as a float (-0.0 becomes 0.0)."""
     if not _is_number(value):
         if isinstance(value, str) and _looks_numeric(value):
-            fix = f"YAML reads {value!r} as text: write it with a dot, e.g. 1.0e-3"
+            fix = (
+                f"YAML reads {value!r} as text: write a dot and a signed "
+                "exponent, e.g. 1.0e-3 or 1.0e+3"
+            )
         _fail(source, key, f"{value!r} is not a number", fix)
     try:
         number = float(value)
@@ -329,8 +334,18 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
+#: Doses above this (1 M) are refused: no assay runs there, and the model's
+#: arithmetic would overflow long before.
+MAX_DOSE_UM = 1e6
+
+
 def _check_dose(value, key: str, source: str) -> float:
-    return _check_number(value, key, source, "doses must be finite numbers >= 0")
+    dose = _check_number(value, key, source, "doses must be finite numbers >= 0")
+    if dose > MAX_DOSE_UM:
+        _fail(
+            source, key, f"{value!r} µM is above 1 M", "give a dose of at most 1e6 µM"
+        )
+    return dose
 
 
 def _numbers(
@@ -405,11 +420,11 @@ def _doses(data: dict, compounds: tuple, source: str) -> tuple:
             tuple((level * _base_ec50(c), level) for level in levels) for c in compounds
         )
         for i, level in enumerate(levels):
-            if not all(math.isfinite(d[i][0]) for d in doses):
+            if not all(d[i][0] <= MAX_DOSE_UM for d in doses):
                 _fail(
                     source,
                     f"dose_levels[{i}]",
-                    f"{level!r} x EC50 overflows",
+                    f"{level!r} x EC50 is above 1 M for some compound",
                     "use a realistic dose level",
                 )
         return doses
