@@ -310,3 +310,56 @@ def test_an_error_while_finishing_sqlite_is_raised_not_hung(tmp_path, monkeypatc
         run(CAMPAIGNS / "demo.yaml", tmp_path)
     assert not (tmp_path / schema.SQLITE_NAME).exists()
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_db_path_inside_staging_is_refused(tmp_path):
+    with pytest.raises(ThalamusError, match="inside the staging folder"):
+        run(
+            CAMPAIGNS / "demo.yaml",
+            tmp_path / "o",
+            db_path=tmp_path / "o/.staging/x.db",
+        )
+
+
+def test_overwrite_replaces_only_earlier_results(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text((CAMPAIGNS / "demo.yaml").read_text())
+    before = spec.read_bytes()
+    with pytest.raises(ThalamusError, match="is not a thalamus result"):
+        run(spec, tmp_path / "o", db_path=spec, overwrite=True)
+    assert spec.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("dashboard_address", "bogus", "give host:port"),
+        ("dashboard_address", "127.0.0.1:99999", "give host:port"),
+        ("workers", 100_000, "more than 4 per core"),
+    ],
+)
+def test_bad_local_cluster_options_are_refused_up_front(
+    tmp_path, option, value, message
+):
+    with pytest.raises(ThalamusError, match=message):
+        run(
+            CAMPAIGNS / "demo.yaml",
+            tmp_path / "o",
+            scheduler="local",
+            **{option: value},
+        )
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_shared_db_path_is_locked(tmp_path):
+    from thalamus import writers
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    with writers.output_lock(shared, "mirror.db"):
+        with pytest.raises(ThalamusError, match="another thalamus run"):
+            run(CAMPAIGNS / "demo.yaml", tmp_path / "b", db_path=shared / "mirror.db")
+    result = run(CAMPAIGNS / "demo.yaml", tmp_path / "c", db_path=shared / "mirror.db")
+    assert result.sqlite.exists()
+    assert sorted(p.name for p in shared.iterdir()) == ["mirror.db"]
+    assert not (result.out_dir / writers.LOCK_NAME).exists()
