@@ -359,6 +359,11 @@ def _local_cluster(workers: int, dashboard_address, blas_threads: int):
     # thread while the writers import it here; imported first, it is never
     # seen half-initialised by one of the two threads.
     environ = blas_environment(blas_threads)
+    # Worker processes set up their logging on import, before the nanny hands
+    # them our config: pass the caller's choice of log level for distributed.
+    level = dask.config.get("logging.distributed", default=None)
+    if isinstance(level, str):
+        environ["DASK_LOGGING__DISTRIBUTED"] = level
     preload = dask.config.get("distributed.worker.preload", default=[]) or []
     settings = {
         "distributed.nanny.pre-spawn-environ": environ,
