@@ -363,3 +363,12 @@ def test_a_shared_db_path_is_locked(tmp_path):
     assert result.sqlite.exists()
     assert sorted(p.name for p in shared.iterdir()) == ["mirror.db"]
     assert not (result.out_dir / writers.LOCK_NAME).exists()
+
+
+def test_names_longer_than_the_file_system_allows_are_input_errors(tmp_path):
+    long = "x" * 300
+    with pytest.raises(ThalamusError, match="choose another --out"):
+        run(CAMPAIGNS / "demo.yaml", tmp_path / "a" / long)
+    with pytest.raises(ThalamusError, match="unusable output path"):
+        run(CAMPAIGNS / "demo.yaml", tmp_path / "b", db_path=tmp_path / f"{long}.db")
+    assert list(tmp_path.iterdir()) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import platform
@@ -159,14 +160,8 @@ def run_campaign(
     wells_per_task = wells_per_task or config.get("wells-per-task")
     workers = workers or config.get("workers")
     out_dir, parquet, sqlite = output_paths(spec, out, db_path)
-    try:
-        _check_paths(out_dir, parquet, sqlite)
-        _refuse_existing(out_dir, (parquet, sqlite), overwrite)
-    except OSError as exc:  # e.g. a name longer than the file system allows
-        raise ThalamusError(
-            f"{exc.filename or out_dir}: unusable output path "
-            f"({exc.strerror or exc}); choose another --out or --db-path"
-        ) from None
+    _check_paths(out_dir, parquet, sqlite)
+    _refuse_existing(out_dir, (parquet, sqlite), overwrite)
     if client is None:
         from thalamus.scheduling import check_scheduler, check_workers
 
@@ -201,6 +196,23 @@ def run_campaign(
         raise
 
 
+def _unusable_path_is_input_error(check):
+    """Turn an OS error while inspecting paths into a one-line input error."""
+
+    @functools.wraps(check)
+    def checked(out_dir: Path, *args):
+        try:
+            return check(out_dir, *args)
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            raise ThalamusError(
+                f"{exc.filename or out_dir}: unusable output path "
+                f"({exc.strerror or exc}); choose another --out or --db-path"
+            ) from None
+
+    return checked
+
+
+@_unusable_path_is_input_error
 def _check_paths(out_dir: Path, parquet: Path, sqlite: Path) -> None:
     """Refuse an SQLite path that would overwrite another output or a folder."""
     taken = {parquet.resolve(): "the Parquet file"}
@@ -229,8 +241,9 @@ def _check_paths(out_dir: Path, parquet: Path, sqlite: Path) -> None:
 
 def _make_dirs(path: Path) -> list[Path]:
     """Create ``path`` and its missing parents; return those created."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
+    missing = []
     try:
+        missing = [p for p in (path, *path.parents) if not p.exists()]
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         _remove_if_unused(missing)
@@ -246,11 +259,12 @@ def _remove_if_unused(created: list[Path]) -> None:
     from thalamus.writers import LOCK_NAME
 
     for folder in sorted(set(created), key=lambda p: len(p.parts), reverse=True):
-        if not folder.is_dir():
+        try:
+            if folder.is_dir() and {p.name for p in folder.iterdir()} <= {LOCK_NAME}:
+                (folder / LOCK_NAME).unlink(missing_ok=True)
+                folder.rmdir()
+        except OSError:  # unusable name, or someone else's files: leave it
             continue
-        if {p.name for p in folder.iterdir()} <= {LOCK_NAME}:
-            (folder / LOCK_NAME).unlink(missing_ok=True)
-            folder.rmdir()
 
 
 #: How each output file starts; --overwrite replaces only files that do.
@@ -258,6 +272,7 @@ _MAGIC = {".parquet": b"PAR1", ".json": b"{"}
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+@_unusable_path_is_input_error
 def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
     existing = [p for p in (*paths, out_dir / schema.MANIFEST_NAME) if p.exists()]
     if not existing:
