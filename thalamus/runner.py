@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import os
 import platform
@@ -21,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from thalamus import config, schema
+from thalamus import config, outputs, schema
 from thalamus.design import Design, build_design
 from thalamus.errors import ThalamusError
 from thalamus.spec import CampaignSpec, load_spec, spec_from_dict
@@ -58,16 +57,6 @@ def resolve_spec(spec_or_path, seed=None) -> CampaignSpec:
         spec = spec_from_dict(spec_or_path)
         return spec if seed is None else spec.with_seed(seed)
     return load_spec(spec_or_path, seed=seed)
-
-
-def output_paths(spec: CampaignSpec, out=None, db_path=None) -> tuple[Path, Path, Path]:
-    """(output directory, Parquet path, SQLite path) for a run."""
-    template = config.get("out-dir", default="runs/{name}-seed{seed}")
-    out_dir = (
-        Path(out) if out else Path(template.format(name=spec.name, seed=spec.seed))
-    )
-    sqlite = Path(db_path) if db_path else out_dir / schema.SQLITE_NAME
-    return out_dir, out_dir / schema.PARQUET_NAME, sqlite
 
 
 def versions() -> dict:
@@ -159,17 +148,17 @@ def run_campaign(
         raise ThalamusError("--wells-per-task must be a whole number >= 1")
     wells_per_task = wells_per_task or config.get("wells-per-task")
     workers = workers or config.get("workers")
-    out_dir, parquet, sqlite = output_paths(spec, out, db_path)
-    _check_paths(out_dir, parquet, sqlite)
-    _refuse_existing(out_dir, (parquet, sqlite), overwrite)
+    out_dir, parquet, sqlite = outputs.output_paths(spec, out, db_path)
+    outputs.check_paths(out_dir, parquet, sqlite)
+    outputs.refuse_existing(out_dir, (parquet, sqlite), overwrite)
     if client is None:
-        from thalamus.scheduling import check_scheduler, check_workers
+        from thalamus import scheduling
 
-        check_scheduler(scheduler, scheduler_file)
-        check_workers(scheduler, workers)
-        check_dashboard_address(dashboard_address)
+        scheduling.check_scheduler(scheduler, scheduler_file)
+        scheduling.check_workers(scheduler, workers)
+        scheduling.check_dashboard_address(dashboard_address)
 
-    created = _make_dirs(out_dir) + _make_dirs(sqlite.parent)
+    created = outputs.make_dirs(out_dir) + outputs.make_dirs(sqlite.parent)
     from thalamus import writers
 
     options = _Options(
@@ -189,130 +178,11 @@ def run_campaign(
             if sqlite.parent.resolve() != out_dir.resolve():
                 # A --db-path elsewhere is locked too: two runs must not share it.
                 locks.enter_context(writers.output_lock(sqlite.parent, sqlite.name))
-            _refuse_existing(out_dir, (parquet, sqlite), overwrite)
+            outputs.refuse_existing(out_dir, (parquet, sqlite), overwrite)
             return _run_locked(design, out_dir, parquet, sqlite, options, started)
     except BaseException:
-        _remove_if_unused(created)
+        outputs.remove_if_unused(created)
         raise
-
-
-def _unusable_path_is_input_error(check):
-    """Turn an OS error while inspecting paths into a one-line input error."""
-
-    @functools.wraps(check)
-    def checked(out_dir: Path, *args):
-        try:
-            return check(out_dir, *args)
-        except OSError as exc:  # e.g. a name longer than the file system allows
-            raise ThalamusError(
-                f"{exc.filename or out_dir}: unusable output path "
-                f"({exc.strerror or exc}); choose another --out or --db-path"
-            ) from None
-
-    return checked
-
-
-@_unusable_path_is_input_error
-def _check_paths(out_dir: Path, parquet: Path, sqlite: Path) -> None:
-    """Refuse an SQLite path that would overwrite another output or a folder."""
-    taken = {parquet.resolve(): "the Parquet file"}
-    taken[(out_dir / schema.MANIFEST_NAME).resolve()] = "the manifest"
-    if sqlite.resolve() in taken:
-        raise ThalamusError(
-            f"--db-path {sqlite} is {taken[sqlite.resolve()]}'s path; "
-            "give the SQLite mirror a path of its own"
-        )
-    staging = (out_dir / ".staging").resolve()
-    if staging == sqlite.resolve().parent or staging in sqlite.resolve().parents:
-        raise ThalamusError(
-            f"--db-path {sqlite} is inside the staging folder, which is removed "
-            "after the run; choose another path"
-        )
-    for path, what in ((out_dir, "--out"), (sqlite, "--db-path")):
-        blocked = next((p for p in (path, *path.parents) if p.is_file()), None)
-        if blocked is not None and not (path == sqlite and blocked == sqlite):
-            raise ThalamusError(
-                f"{what} {path}: {blocked} is a file, not a directory; "
-                "choose another path"
-            )
-    if sqlite.is_dir():
-        raise ThalamusError(f"--db-path {sqlite} is a directory; give a file path")
-
-
-def _make_dirs(path: Path) -> list[Path]:
-    """Create ``path`` and its missing parents; return those created."""
-    missing = []
-    try:
-        missing = [p for p in (path, *path.parents) if not p.exists()]
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _remove_if_unused(missing)
-        raise ThalamusError(
-            f"{path}: cannot create this folder ({exc.strerror or exc}); "
-            "choose another --out or --db-path"
-        ) from None
-    return missing
-
-
-def _remove_if_unused(created: list[Path]) -> None:
-    """Remove the folders this run created, if they hold only the lock file."""
-    from thalamus.writers import LOCK_NAME
-
-    for folder in sorted(set(created), key=lambda p: len(p.parts), reverse=True):
-        try:
-            if folder.is_dir() and {p.name for p in folder.iterdir()} <= {LOCK_NAME}:
-                (folder / LOCK_NAME).unlink(missing_ok=True)
-                folder.rmdir()
-        except OSError:  # unusable name, or someone else's files: leave it
-            continue
-
-
-#: How each output file starts; --overwrite replaces only files that do.
-_MAGIC = {".parquet": b"PAR1", ".json": b"{"}
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-@_unusable_path_is_input_error
-def _refuse_existing(out_dir: Path, paths, overwrite: bool) -> None:
-    existing = [p for p in (*paths, out_dir / schema.MANIFEST_NAME) if p.exists()]
-    if not existing:
-        return
-    option = "--db-path" if existing[0] == paths[-1] else "--out"
-    if not overwrite:
-        raise ThalamusError(
-            f"{existing[0]} already exists; pass --overwrite to replace it or "
-            f"choose another {option}"
-        )
-    for path in existing:
-        magic = _MAGIC.get(path.suffix, _SQLITE_MAGIC)
-        if not path.is_file() or not _starts_with(path, magic):
-            raise ThalamusError(
-                f"{path} exists and is not a thalamus result; --overwrite replaces "
-                f"only earlier results: move it or choose another {option}"
-            )
-
-
-def _starts_with(path: Path, magic: bytes) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(len(magic)) == magic
-
-
-def check_dashboard_address(address: str | None) -> None:
-    """Refuse a dashboard address that is not ``host:port`` with a valid port.
-
-    Examples
-    --------
-    >>> check_dashboard_address("127.0.0.1:0")
-    >>> check_dashboard_address(":8787")
-    """
-    if address is None:
-        return
-    host, _, port = address.rpartition(":")
-    if not port.isascii() or not port.isdigit() or int(port) > 65535:
-        raise ThalamusError(
-            f"--dashboard-address {address!r}: give host:port with a port from 0 "
-            "to 65535, e.g. 127.0.0.1:8787 (0 picks a free port)"
-        )
 
 
 @dataclasses.dataclass(frozen=True)

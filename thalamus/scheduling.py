@@ -263,6 +263,24 @@ def open_executor(
     return LocalExecutor(scheduler, workers, blas_threads)
 
 
+def check_dashboard_address(address: str | None) -> None:
+    """Refuse a dashboard address that is not ``host:port`` with a valid port.
+
+    Examples
+    --------
+    >>> check_dashboard_address("127.0.0.1:0")
+    >>> check_dashboard_address(":8787")
+    """
+    if address is None:
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isascii() or not port.isdigit() or int(port) > 65535:
+        raise ThalamusError(
+            f"--dashboard-address {address!r}: give host:port with a port from 0 "
+            "to 65535, e.g. 127.0.0.1:8787 (0 picks a free port)"
+        )
+
+
 def check_workers(scheduler: str, workers: int | None) -> None:
     """Refuse more local workers than 4 per core: never faster, and costly.
 
