@@ -54,3 +54,21 @@ def test_manifest_in_attrs(benchmark_run):
 def test_load_refuses_a_directory_without_results(tmp_path):
     with pytest.raises(ThalamusError, match="holds no cell_thalamus_results.parquet"):
         thalamus.load(tmp_path)
+
+
+def test_a_truncated_parquet_is_a_one_line_error(benchmark_run, tmp_path):
+    from click.testing import CliRunner
+
+    from thalamus.cli import main
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    data = (benchmark_run / "cell_thalamus_results.parquet").read_bytes()
+    (damaged / "cell_thalamus_results.parquet").write_bytes(data[: len(data) // 2])
+    for command in (["report", str(damaged)], ["export", str(damaged)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("Error: ") and "not a readable Parquet" in (
+            result.output
+        )
+        assert len(result.output.strip().splitlines()) == 1

@@ -247,6 +247,10 @@ def run_command(
             on_start=on_start,
             progress=progress,
         )
+        # The results are complete and in place: a SIGTERM from here on must
+        # not turn this run into a killed one while the process exits.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        previous = signal.SIG_IGN
         bar = state.pop("bar", None)
         if bar is not None:
             bar.__exit__(None, None, None)

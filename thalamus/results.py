@@ -56,7 +56,13 @@ def load(run_dir):
             "finished run, such as runs/benchmark-seed0"
         )
     logger.debug("reading %s", parquet)
-    df = pd.read_parquet(parquet)
+    try:
+        df = pd.read_parquet(parquet)
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise ThalamusError(
+            f"{parquet}: not a readable Parquet file ({exc.__class__.__name__}); "
+            "rerun the campaign into this folder with --overwrite"
+        ) from None
     for name in df.columns:
         if isinstance(df[name].dtype, pd.CategoricalDtype):
             # The file's dictionaries list every known compound and mode.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 import warnings
@@ -378,26 +379,62 @@ def _local_cluster(workers: int, dashboard_address, blas_threads: int):
     # seen half-initialised by one of the two threads.
     environ = blas_environment(blas_threads)
     # Worker processes set up their logging on import, before the nanny hands
-    # them our config: pass the caller's choice of log level for distributed.
-    level = dask.config.get("logging.distributed", default=None)
-    if isinstance(level, str):
-        environ["DASK_LOGGING__DISTRIBUTED"] = level
+    # them our config: pass on the caller's choice of log levels.
+    quiet = logging.ERROR
+    for name in ("distributed", "tornado", "bokeh"):
+        level = dask.config.get(f"logging.{name}", default=None)
+        if isinstance(level, str):
+            environ[f"DASK_LOGGING__{name.upper()}"] = level
+            quiet = max(quiet, getattr(logging, level.upper(), logging.ERROR))
     preload = dask.config.get("distributed.worker.preload", default=[]) or []
     settings = {
         "distributed.nanny.pre-spawn-environ": environ,
         "distributed.worker.preload": [*preload, "thalamus._worker"],
     }
-    with dask.config.set(settings), warnings.catch_warnings():
-        # A busy dashboard port is not a problem: distributed binds another
-        # one, and the link printed for the user names the port it bound.
-        warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=dashboard_address or "127.0.0.1:8787",
-            silence_logs=logging.ERROR,
-        )
-    client = Client(cluster)
-    return DistributedExecutor(client, cluster)
+    cluster = client = None
+    try:
+        with (
+            dask.config.set(settings),
+            warnings.catch_warnings(),
+            _ctrl_c_ignored(),
+        ):
+            # A busy dashboard port is not a problem: distributed binds another
+            # one, and the link printed for the user names the port it bound.
+            warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=dashboard_address or "127.0.0.1:8787",
+                silence_logs=quiet,
+            )
+            client = Client(cluster)
+        return DistributedExecutor(client, cluster)
+    except BaseException:  # e.g. SIGTERM while starting: stop what started
+        for part in (client, cluster):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    part.close()
+        raise
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored():
+    """Ignore Ctrl-C while the local cluster starts its worker processes.
+
+    A terminal's Ctrl-C reaches every process of the foreground group, and a
+    worker caught half-started prints tracebacks and can break the cluster's
+    start. Processes started while SIGINT is ignored inherit that (Python
+    then installs no KeyboardInterrupt handler in them), so workers never act
+    on Ctrl-C; the client does, once the cluster is up. A Ctrl-C pressed
+    during this second or so is dropped: press it again.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -63,9 +63,12 @@ def output_lock(out_dir: Path, name: str | None = None):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
+        what, option = (
+            (out_dir, "--out") if name is None else (out_dir / name, "--db-path")
+        )
         raise ThalamusError(
-            f"{out_dir}: another thalamus run is writing here; wait for it to "
-            "finish or choose another --out"
+            f"{what}: another thalamus run is writing here; wait for it to "
+            f"finish or choose another {option}"
         ) from None
     try:
         yield
