@@ -206,13 +206,12 @@ def run_command(
     if scheduler is not None and scheduler_file is not None:
         _fail(ThalamusError("give either --scheduler or --scheduler-file, not both"))
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    bar = None
     started = time.perf_counter()
+    state: dict = {}  # the progress bar, once the run has started
     try:
         config.load_dask_config(
             Path(dask_config) if dask_config else config.project_dask_config()
         )
-        state = {}
 
         def on_start(info):
             _print_banner(info, scheduler_file)
@@ -251,31 +250,23 @@ def run_command(
         # not turn this run into a killed one while the process exits.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         previous = signal.SIG_IGN
-        bar = state.pop("bar", None)
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        _close_bar(state, newline=False)
         _print_summary(result, time.perf_counter() - started)
     except ThalamusError as exc:
-        _close_bar(locals().get("state", {}))
+        _close_bar(state)
         _fail(exc)
-    except KeyboardInterrupt:
-        _close_bar(locals().get("state", {}))
+    except (KeyboardInterrupt, Terminated) as exc:
+        _close_bar(state)
+        stopped = isinstance(exc, Terminated)
         click.echo(
-            "Interrupted: no results were written under final names; "
-            "rerun with --resume to reuse finished parts.",
+            f"{'Terminated' if stopped else 'Interrupted'}: no results were "
+            "written under final names; rerun with --resume to reuse finished "
+            "parts.",
             err=True,
         )
-        sys.exit(EXIT_INTERRUPT)
-    except Terminated:
-        _close_bar(locals().get("state", {}))
-        click.echo(
-            "Terminated: no results were written under final names; "
-            "rerun with --resume to reuse finished parts.",
-            err=True,
-        )
-        sys.exit(EXIT_TERMINATED)
+        sys.exit(EXIT_TERMINATED if stopped else EXIT_INTERRUPT)
     except Exception as exc:  # a lost scheduler, a worker killed too often, ...
-        _close_bar(locals().get("state", {}))
+        _close_bar(state)
         logging.getLogger(__name__).debug("run failed", exc_info=True)
         click.echo(
             f"Error: the run failed ({exc.__class__.__name__}: {exc}); no results "
@@ -288,11 +279,13 @@ def run_command(
         signal.signal(signal.SIGTERM, previous)
 
 
-def _close_bar(state: dict) -> None:
+def _close_bar(state: dict, newline: bool = True) -> None:
+    """Finish the progress bar, if one is drawn (a newline ends its line)."""
     bar = state.pop("bar", None)
     if bar is not None:
         bar.__exit__(None, None, None)
-        click.echo("", err=True)
+        if newline:
+            click.echo("", err=True)
 
 
 def _print_banner(info: dict, scheduler_file) -> None:

@@ -93,9 +93,18 @@ class CampaignSpec:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def design_id(self) -> str:
-        """Digest of the spec, every model parameter and the model version."""
-        text = self.digest() + P.parameter_digest(self.model)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Digest of the spec, every model parameter and the model version.
+
+        Computed once per spec (it names every task of a run).
+        """
+        cached = self.__dict__.get("_design_id")
+        if cached is None:
+            text = self.digest() + P.parameter_digest(self.model)
+            cached = hashlib.sha256(text.encode()).hexdigest()[:16]
+            # A frozen dataclass: the cache is not a field, so equality,
+            # replace() and canonical() never see it.
+            object.__setattr__(self, "_design_id", cached)
+        return cached
 
     def with_seed(self, seed) -> CampaignSpec:
         """A copy with another (validated) seed."""
